@@ -1,0 +1,39 @@
+# The two commands a new user needs (README): `make reproduce` and `make test`.
+# Both create .venv on first use and install kexue with torch pinned by constraints.txt.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+OUT ?= report
+STAMP := $(VENV)/.kexue-installed
+
+.PHONY: setup reproduce quick test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt "torch==2.13.0"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+reproduce: $(STAMP)  ## set up and run every reproduction, writing $(OUT)/report.html
+	$(BIN)/kexue reproduce --out $(OUT)
+
+quick: $(STAMP)
+	$(BIN)/kexue reproduce --quick --out $(OUT)-quick
+
+test: $(STAMP)  ## set up and run the test suite
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(OUT) $(OUT)-quick .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,70 @@
+"""Shared helpers for the side-by-side benchmarks in ``bench/``.
+
+Each ``bench/bench_<id>_<slug>.py`` runs our implementation and the anchor on the same inputs in one
+process, then calls :func:`write_result` to store ``bench/results/<ID>.json``; ``bench/run_all.py``
+turns those files into ``docs/benchmarks.md`` and the README table. Benchmarks are never tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    """One line describing where the numbers were taken."""
+    return (
+        f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {platform.python_version()}"
+    )
+
+
+def median_time(fn: Callable[[], Any], *, repeat: int = 7, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def write_result(
+    technique_id: str,
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    headline: str,
+    command: str,
+) -> Path:
+    """Store one benchmark's table as ``bench/results/<ID>.json`` and print it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "id": technique_id,
+        "title": title,
+        "machine": machine(),
+        "command": command,
+        "columns": columns,
+        "rows": rows,
+        "headline": headline,
+    }
+    path = RESULTS / f"{technique_id}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"{technique_id}: {title}\n{machine()}")
+    print(" | ".join(columns))
+    for row in rows:
+        print(" | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    print(headline)
+    return path

@@ -1,0 +1,123 @@
+"""Refresh the README's reproduction and benchmark tables from what the code measured.
+
+Reads ``report/results.json`` (written by ``kexue reproduce``) and ``bench/results/*.json`` (written by
+the benchmarks), rewrites the README sections between the ``<!-- ...:start -->`` / ``<!-- ...:end -->``
+markers and regenerates ``docs/benchmarks.md``. Usage::
+
+    python scripts/update_tables.py [--report report/results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def reproduction_table(results: dict[str, Any]) -> str:
+    env = results["environment"]
+    lines = [
+        f"Measured by `kexue reproduce` ({env['size']} size, seed {env['seed']}, "
+        f"{env['cpu_count']} CPU cores, torch {env['versions'].get('torch', '?')}, {env['date'][:10]}): "
+        f"**{results['passed']} / {results['total']} claims reproduced**.",
+        "",
+        "| id | technique | article | article's figure | our figure | verdict | time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results["techniques"]:
+        art = f"[{r['url'].rsplit('/', 1)[-1]}]({r['url']})" if r["url"] else "—"
+        lines.append(
+            f"| {r['id']} | {_cell(r['name'])} | {art} | {_cell(r['article_figure'])} | "
+            f"{_cell(r['summary'])} | {r['verdict']} | {r['runtime_s']:.0f} s |"
+        )
+    return "\n".join(lines)
+
+
+def load_benchmarks() -> list[dict[str, Any]]:
+    files = sorted((ROOT / "bench" / "results").glob("*.json"))
+    return [json.loads(f.read_text()) for f in files]
+
+
+def benchmark_table(benches: list[dict[str, Any]]) -> str:
+    if not benches:
+        return "No benchmark results yet: run `make bench`."
+    lines = [
+        "| id | benchmark | headline | command |",
+        "|---|---|---|---|",
+    ]
+    for b in benches:
+        lines.append(
+            f"| {b['id']} | {_cell(b['title'])} | {_cell(b['headline'])} | `{b['command']}` |"
+        )
+    lines += [
+        "",
+        f"Machine: {benches[0]['machine']}. Full tables: [docs/benchmarks.md](docs/benchmarks.md).",
+    ]
+    return "\n".join(lines)
+
+
+def benchmarks_doc(benches: list[dict[str, Any]]) -> str:
+    out = [
+        "# Benchmarks",
+        "",
+        "Each benchmark runs kexue and the anchor library on identical inputs in one process and reports",
+        "medians and ratios. Regenerate everything with `make bench` (then `python scripts/update_tables.py`).",
+    ]
+    for b in benches:
+        out += [
+            "",
+            f"## {b['id']} — {b['title']}",
+            "",
+            f"Machine: {b['machine']}  ",
+            f"Command: `{b['command']}`",
+            "",
+        ]
+        out.append("| " + " | ".join(b["columns"]) + " |")
+        out.append("|" + "---|" * len(b["columns"]))
+        for row in b["rows"]:
+            out.append("| " + " | ".join(_cell(_fmt(v)) for v in row) + " |")
+        out += ["", f"**{b['headline']}**"]
+    return "\n".join(out) + "\n"
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> markers")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--report", type=Path, default=ROOT / "report" / "results.json")
+    args = parser.parse_args()
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if args.report.exists():
+        text = replace_section(
+            text, "repro-table", reproduction_table(json.loads(args.report.read_text()))
+        )
+    else:
+        print(f"{args.report} not found: run `kexue reproduce` first; reproduction table unchanged")
+    benches = load_benchmarks()
+    text = replace_section(text, "bench-table", benchmark_table(benches))
+    readme.write_text(text, encoding="utf-8")
+    (ROOT / "docs").mkdir(exist_ok=True)
+    (ROOT / "docs" / "benchmarks.md").write_text(benchmarks_doc(benches), encoding="utf-8")
+    print(f"updated {readme} and docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Argument checks shared by every component.
+
+Each check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (wrong shape or
+values) with a message that names the argument and says what to do, so bad input never turns into
+a silent NaN or a wrong answer. They are cheap (one reduction at most) and skip value checks while
+tracing with ``torch.jit``/``torch.compile`` is not involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "check_finite",
+    "check_floating",
+    "check_ndim",
+    "check_nonempty",
+    "check_positive",
+    "check_same_shape",
+    "check_tensor",
+]
+
+
+def check_tensor(x: object, name: str) -> torch.Tensor:
+    """Return ``x`` if it is a tensor, else raise ``TypeError`` naming ``name``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def check_floating(x: object, name: str) -> torch.Tensor:
+    """Require a floating-point tensor (float16/bfloat16/float32/float64)."""
+    t = check_tensor(x, name)
+    if not t.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got dtype {t.dtype}; "
+            f"convert it with {name}.float() or {name}.double()"
+        )
+    return t
+
+
+def check_nonempty(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Require at least one element."""
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); pass at least one element")
+    return x
+
+
+def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Require every element to be finite (no NaN or inf)."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        n_bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s)")
+    return x
+
+
+def check_ndim(
+    x: torch.Tensor, name: str, min_ndim: int, max_ndim: int | None = None
+) -> torch.Tensor:
+    """Require ``min_ndim <= x.ndim <= max_ndim``."""
+    if x.ndim < min_ndim or (max_ndim is not None and x.ndim > max_ndim):
+        want = f"at least {min_ndim}" if max_ndim is None else f"{min_ndim}..{max_ndim}"
+        raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: Sequence[str]) -> None:
+    """Require two tensors to have identical shapes."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
+    """Require a real scalar ``> 0`` (or ``>= 0`` with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    bad = value < 0 if allow_zero else value <= 0
+    if bad or value != value:  # value != value catches NaN
+        op = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {op}, got {value}")
+    return float(value)

@@ -1,0 +1,1 @@
+"""Registered reproductions, one module per technique (see :mod:`kexue.experiments.base`)."""

@@ -1,0 +1,1 @@
+"""Distances between distributions, random projections and optimal transport."""

@@ -1,0 +1,1 @@
+"""Losses and regularisers, each with a functional form and an ``nn.Module``."""

@@ -1,0 +1,1 @@
+"""Functional ops and ``nn.Module`` s: attention variants, softmax variants, smooth activations."""

@@ -1,0 +1,1 @@
+"""Optimiser wrappers, gradient clipping and derivative-free search."""

@@ -1,0 +1,1 @@
+"""Transformations and statistics of probability distributions."""

@@ -1,0 +1,85 @@
+"""The command-line interface: list/info are instant and torch-free; reproduce writes a report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kexue import registry
+from kexue.cli import build_parser, main
+
+
+def test_list_shows_implemented(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for t in registry.implemented():
+        assert t.id in out and t.name in out
+
+
+def test_list_all_marks_planned(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") >= len(registry.TECHNIQUES)
+    planned = [t for t in registry.TECHNIQUES if not t.implemented]
+    if planned:
+        assert "(planned)" in out
+
+
+def test_list_does_not_import_torch() -> None:
+    code = "import sys; from kexue.cli import main; main(['list']); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_info_prints_article_and_claim(capsys: pytest.CaptureFixture[str]) -> None:
+    t = registry.TECHNIQUES[0]
+    assert main(["info", t.id.lower()]) == 0
+    out = capsys.readouterr().out
+    assert t.article in out and t.url in out and t.spec in out
+
+
+def test_unknown_id_lists_valid_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "Q7"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown technique id 'Q7'" in err and "A1" in err
+    assert main(["reproduce", "Q7"]) == 2
+
+
+def test_reproduce_planned_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    planned = [t for t in registry.TECHNIQUES if not t.implemented]
+    if not planned:
+        pytest.skip("every technique is implemented")
+    assert main(["reproduce", planned[0].id, "--quick"]) == 2
+    assert "not implemented yet" in capsys.readouterr().err
+
+
+def test_help_mentions_commands() -> None:
+    text = build_parser().format_help()
+    for word in ("list", "info", "reproduce"):
+        assert word in text
+
+
+def test_reproduce_writes_report(tmp_path: Path) -> None:
+    tid = registry.implemented()[0].id
+    code = main(["reproduce", tid, "--quick", "--no-progress", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["total"] == 1 and results["techniques"][0]["id"] == tid
+    assert code == (0 if results["passed"] == 1 else 1)
+    html = (tmp_path / "report.html").read_text()
+    assert "data:image/png;base64," in html and tid in html
+    md = (tmp_path / "report.md").read_text()
+    assert f"## {tid}" in md and "Environment" in md
+    assert (tmp_path / "figures" / f"{tid}.png").exists()
+    env = results["environment"]
+    assert env["seed"] == 0 and env["size"] == "quick" and "torch" in env["versions"]
+
+
+def test_python_dash_m_kexue() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "kexue", "list", "--all"], capture_output=True, text=True, check=True
+    )
+    assert "D2" in out.stdout

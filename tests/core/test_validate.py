@@ -1,0 +1,49 @@
+"""Shared argument checks name the argument and the fix."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kexue import _validate as v
+
+
+def test_check_tensor_type() -> None:
+    with pytest.raises(TypeError, match="logits must be a torch.Tensor, got list"):
+        v.check_tensor([1.0], "logits")
+
+
+def test_check_floating() -> None:
+    with pytest.raises(TypeError, match="cov must be a floating-point"):
+        v.check_floating(torch.ones(2, dtype=torch.int64), "cov")
+    x = torch.ones(2, dtype=torch.float16)
+    assert v.check_floating(x, "x") is x
+
+
+def test_check_finite() -> None:
+    with pytest.raises(ValueError, match="mean contains 2 NaN"):
+        v.check_finite(torch.tensor([float("nan"), 1.0, float("inf")]), "mean")
+    v.check_finite(torch.tensor([1, 2]), "ints")  # integers are always finite
+
+
+def test_check_nonempty_and_ndim() -> None:
+    with pytest.raises(ValueError, match="x is empty"):
+        v.check_nonempty(torch.zeros(0, 3), "x")
+    with pytest.raises(ValueError, match="cov must have at least 2 dimensions"):
+        v.check_ndim(torch.zeros(3), "cov", 2)
+    with pytest.raises(ValueError, match="1..2"):
+        v.check_ndim(torch.zeros(1, 1, 1), "w", 1, 2)
+
+
+def test_check_same_shape() -> None:
+    with pytest.raises(ValueError, match="a and b must have the same shape"):
+        v.check_same_shape(torch.zeros(2), torch.zeros(3), ("a", "b"))
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_check_positive(bad: float) -> None:
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        v.check_positive(bad, "eps")
+    assert v.check_positive(0.0, "eps", allow_zero=True) == 0.0
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        v.check_positive(True, "eps")
