@@ -9,11 +9,11 @@ STAMP := $(VENV)/.kexue-installed
 
 .PHONY: setup reproduce quick test lint bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt scripts/install_data.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt "torch==2.13.0"
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	bash scripts/install_data.sh $(BIN)
 	touch $(STAMP)
 
 setup: $(STAMP)
