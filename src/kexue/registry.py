@@ -119,6 +119,19 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Second-moment-preserving init (TF truncated normal needs ×1.1368472), NTK parameterisation, and why $1/\\sqrt d$ and residual scaling are needed."
         ),
+        callables=(
+            "kexue.nn.init:truncated_normal_variance",
+            "kexue.nn.init:trunc_normal_correction",
+            "kexue.nn.init:trunc_normal",
+            "kexue.nn.init:trunc_normal_",
+            "kexue.nn.init:gaussian_second_moment",
+            "kexue.nn.ntk:ntk_linear",
+            "kexue.nn.ntk:NTKLinear",
+            "kexue.nn.residual:residual_step",
+            "kexue.nn.residual:ResidualBlock",
+            "kexue.nn.residual:set_residual_alpha_",
+        ),
+        experiment="kexue.experiments.a5_init_parameterisation",
     ),
     Technique(
         id="A6",
@@ -131,6 +144,16 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Every even-order Taylor polynomial of $e^x$ is positive (minima table n = 2…10), so it can replace exp in softmax."
         ),
+        callables=(
+            "kexue.nn.taylor_softmax:taylor_exp",
+            "kexue.nn.taylor_softmax:taylor_minimum",
+            "kexue.nn.taylor_softmax:taylor_softmax",
+            "kexue.nn.taylor_softmax:log_taylor_softmax",
+            "kexue.nn.taylor_softmax:taylor_cross_entropy",
+            "kexue.nn.taylor_softmax:TaylorSoftmax",
+            "kexue.nn.taylor_softmax:TaylorCrossEntropyLoss",
+        ),
+        experiment="kexue.experiments.a6_taylor_softmax",
     ),
     Technique(
         id="A7",
@@ -143,6 +166,23 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Project claim: a pure-PyTorch BERT on the MiniLM weights matches transformers' `BertModel` to 1e-5, with pluggable attention."
         ),
+        callables=(
+            "kexue.nn.attention:Attention",
+            "kexue.nn.attention:SoftmaxAttention",
+            "kexue.nn.attention:softmax_attention",
+            "kexue.nn.attention_ops:masked_softmax",
+            "kexue.nn.attention_ops:entropy_invariant_factor",
+            "kexue.nn.attention_ops:normalize_mask",
+            "kexue.nn.transformer:BertConfig",
+            "kexue.nn.transformer:BertModel",
+            "kexue.nn.pretrained:load_pretrained",
+            "kexue.nn.pretrained:load_state_dict_strict",
+            "kexue.nn.pretrained:default_model_dir",
+            "kexue.nn.pretrained:BertTokenizer",
+            "kexue.nn.pretrained:mean_pooling",
+            "kexue.nn.pretrained:encode_sentences",
+        ),
+        experiment="kexue.experiments.a7_pretrained_encoder",
     ),
     Technique(
         id="B1",

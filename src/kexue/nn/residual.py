@@ -1,0 +1,156 @@
+r"""Residual-connection schemes: Post-Norm, Pre-Norm, ReZero/SkipInit and the scheduled-α variant.
+
+* Post-Norm :math:`x_{t+1}=\mathrm{Norm}(x_t+F_t(x_t))`: at init the two terms have equal variance,
+  so :math:`x_{t+1}\approx(x_t+F_t)/\sqrt2` and :math:`x_l=2^{-l/2}x_0+\sum_k 2^{-(l-k)/2}F_k` —
+  early paths are exponentially down-weighted (:math:`2^{-12}` on :math:`x_0` at depth 24).
+* Pre-Norm :math:`x_{t+1}=x_t+F_t(\mathrm{Norm}(x_t))`: every path has weight 1, but the stream's
+  variance grows with depth, so a final Norm is needed.
+* ReZero/SkipInit :math:`x_{t+1}=x_t+\alpha_t F_t(x_t)` with :math:`\alpha_t=0` at init (learned).
+* Scheduled α (the article's preferred variant): :math:`\alpha_t` is *not* learned; it is raised by
+  a fixed small step every iteration until it reaches 1, then frozen (:func:`set_residual_alpha_`).
+
+Reference:
+    Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620 ;
+    Bachlechner et al., "ReZero is All You Need", 2020; De & Smith, "SkipInit", NeurIPS 2020.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import nn
+
+from kexue._validate import check_floating, check_ndim
+
+__all__ = ["ResidualBlock", "residual_step", "set_residual_alpha_"]
+
+Scheme = Literal["post_norm", "pre_norm", "rezero", "scheduled"]
+_SCHEMES = ("post_norm", "pre_norm", "rezero", "scheduled")
+
+
+def residual_step(
+    x: torch.Tensor,
+    branch: Callable[[torch.Tensor], torch.Tensor],
+    scheme: Scheme,
+    norm: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    alpha: float | torch.Tensor = 1.0,
+) -> torch.Tensor:
+    r"""One residual update :math:`x\mapsto x'` under a scheme.
+
+    ``"post_norm"``: :math:`\mathrm{norm}(x+F(x))`; ``"pre_norm"``: :math:`x+F(\mathrm{norm}(x))`;
+    ``"rezero"``/``"scheduled"``: :math:`x+\alpha F(x)`.
+
+    Args:
+        x: ``(..., d)`` floating input. branch: the sub-layer :math:`F`.
+        scheme: one of ``"post_norm"``, ``"pre_norm"``, ``"rezero"``, ``"scheduled"``.
+        norm: the normalisation (required for the two Norm schemes).
+        alpha: the branch weight of the α schemes.
+
+    Returns:
+        the updated ``x``.
+
+    Raises:
+        TypeError: non-floating ``x``. ValueError: unknown ``scheme`` or missing ``norm``.
+
+    Reference:
+        Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620
+
+    Example:
+        >>> residual_step(torch.ones(2), lambda t: 3 * t, "rezero", alpha=0.5)
+        tensor([2.5000, 2.5000])
+    """
+    check_ndim(check_floating(x, "x"), "x", 1)
+    if scheme not in _SCHEMES:
+        raise ValueError(f"scheme must be one of {_SCHEMES}, got {scheme!r}")
+    if scheme in ("post_norm", "pre_norm"):
+        if norm is None:
+            raise ValueError(f"scheme {scheme!r} needs a norm")
+        return norm(x + branch(x)) if scheme == "post_norm" else x + branch(norm(x))
+    return x + alpha * branch(x)
+
+
+class ResidualBlock(nn.Module):
+    r"""A sub-layer wrapped in a residual scheme (see :func:`residual_step`).
+
+    Args:
+        branch: the sub-layer :math:`F` (attention, FFN, ...).
+        dim: feature size of the LayerNorm (Norm schemes).
+        scheme: ``"post_norm"``, ``"pre_norm"``, ``"rezero"`` (learned α, a parameter) or
+            ``"scheduled"`` (α a buffer, raised by :func:`set_residual_alpha_`).
+        alpha_init: initial α of the α schemes (0 = identity at init).
+        eps: LayerNorm epsilon.
+
+    Reference:
+        Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620
+
+    Example:
+        >>> blk = ResidualBlock(nn.Linear(4, 4), 4, scheme="rezero")
+        >>> x = torch.randn(2, 4)
+        >>> torch.equal(blk(x), x)
+        True
+    """
+
+    alpha: torch.Tensor
+
+    def __init__(
+        self,
+        branch: nn.Module,
+        dim: int,
+        scheme: Scheme = "post_norm",
+        alpha_init: float = 0.0,
+        eps: float = 1e-5,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {_SCHEMES}, got {scheme!r}")
+        self.branch = branch
+        self.scheme: Scheme = scheme
+        self.norm = (
+            nn.LayerNorm(dim, eps=eps, device=device, dtype=dtype)
+            if scheme in ("post_norm", "pre_norm")
+            else None
+        )
+        a = torch.tensor(float(alpha_init), device=device, dtype=dtype)
+        if scheme == "rezero":
+            self.alpha = nn.Parameter(a)
+        else:
+            self.register_buffer("alpha", a)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the residual update."""
+        return residual_step(x, self.branch, self.scheme, self.norm, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"scheme={self.scheme!r}"
+
+
+@torch.no_grad()
+def set_residual_alpha_(module: nn.Module, value: float) -> int:
+    r"""Set α of every ``"scheduled"`` :class:`ResidualBlock` inside ``module``; returns how many.
+
+    The article's schedule: call with ``min(1, step / warmup)`` each iteration (α rises by a fixed
+    step until 1, then stays frozen).
+
+    Raises:
+        ValueError: ``value`` outside ``[0, 1]``.
+
+    Reference:
+        Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620
+
+    Example:
+        >>> net = nn.Sequential(ResidualBlock(nn.Identity(), 4, scheme="scheduled"))
+        >>> set_residual_alpha_(net, 0.25), net[0].alpha.item()
+        (1, 0.25)
+    """
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"value must be in [0, 1], got {value}")
+    n = 0
+    for m in module.modules():
+        if isinstance(m, ResidualBlock) and m.scheme == "scheduled":
+            m.alpha.fill_(value)
+            n += 1
+    return n
