@@ -375,6 +375,22 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "$n>24\\log N/\\varepsilon^2$ Gaussian dimensions keep all pairwise distances within ε w.p. ≥ 1 − 1/N; uses: LSH, randomized SVD, head size $d>8.33\\log L$ (spec corrects the LSH and rSVD formulas)."
         ),
+        callables=(
+            "kexue.geometry.projection:jl_min_dim",
+            "kexue.geometry.projection:dasgupta_gupta_min_dim",
+            "kexue.geometry.projection:head_size_rule",
+            "kexue.geometry.projection:gaussian_projection_matrix",
+            "kexue.geometry.projection:sparse_projection_matrix",
+            "kexue.geometry.projection:random_projection",
+            "kexue.geometry.projection:RandomProjection",
+            "kexue.geometry.simhash:simhash",
+            "kexue.geometry.simhash:sign_cosine",
+            "kexue.geometry.simhash:simhash_cosine",
+            "kexue.geometry.simhash:SimHash",
+            "kexue.geometry.randomized_svd:randomized_svd",
+            "kexue.geometry.randomized_svd:randomized_range_finder",
+        ),
+        experiment="kexue.experiments.d3_johnson_lindenstrauss",
     ),
     Technique(
         id="D4",
