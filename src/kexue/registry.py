@@ -427,6 +427,12 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Equal-covariance Gaussian classes give a closed-form softmax regression (= LDA) that beats trained regression with few samples (SHOPPING-1K 65.49 vs 49.82)."
         ),
+        callables=(
+            "kexue.models.analytic_classifier:analytic_softmax_regression",
+            "kexue.models.analytic_classifier:AnalyticLogisticRegression",
+            "kexue.models.analytic_classifier:SingularCovarianceWarning",
+        ),
+        experiment="kexue.experiments.e1_analytic_classifier",
     ),
     Technique(
         id="E2",
