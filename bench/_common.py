@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,8 +50,14 @@ def write_result(
     headline: str,
     command: str,
 ) -> Path:
-    """Store one benchmark's table as ``bench/results/<ID>.json`` and print it."""
+    """Store one benchmark's table as ``bench/results/<ID>.json`` and print it.
+
+    ``command`` is normalised to ``python -m bench.<script>``, the form ``bench/run_all.py`` uses.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
+    script = Path(sys.argv[0]).stem
+    if script.startswith("bench_"):
+        command = f"python -m bench.{script}"
     payload = {
         "id": technique_id,
         "title": title,

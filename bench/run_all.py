@@ -20,7 +20,8 @@ def main(argv: list[str]) -> int:
     failed = []
     for script in scripts:
         print(f"== {script.name}", flush=True)
-        if subprocess.run([sys.executable, str(script)], check=False).returncode != 0:
+        cmd = [sys.executable, "-m", f"bench.{script.stem}"]
+        if subprocess.run(cmd, cwd=HERE.parent, check=False).returncode != 0:
             failed.append(script.name)
     subprocess.run([sys.executable, str(HERE.parent / "scripts" / "update_tables.py")], check=False)
     if failed:

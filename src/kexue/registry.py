@@ -351,6 +351,14 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "A Newton iteration on γ in $p^\\gamma/\\sum p^\\gamma$ reaches a target entropy in 3–4 steps, preserving order."
         ),
+        callables=(
+            "kexue.stats.entropy_normalization:entropy",
+            "kexue.stats.entropy_normalization:entropy_normalize",
+            "kexue.stats.entropy_normalization:solve_entropy_exponent",
+            "kexue.stats.entropy_normalization:entropy_invariant_scale",
+            "kexue.stats.entropy_normalization:EntropyNormalization",
+        ),
+        experiment="kexue.experiments.d1_entropy_normalization",
     ),
     Technique(
         id="D2",
@@ -415,6 +423,20 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Convolving with a nascent delta smooths any function with countably many jumps; Gaussian/logistic kernels give closed forms (GELU, SoftPlus, Swish, log-sum-exp)."
         ),
+        callables=(
+            "kexue.nn.smooth:smooth_step",
+            "kexue.nn.smooth:smooth_sign",
+            "kexue.nn.smooth:smooth_relu",
+            "kexue.nn.smooth:smooth_leaky_relu",
+            "kexue.nn.smooth:smooth_abs",
+            "kexue.nn.smooth:smooth_max",
+            "kexue.nn.smooth:smooth_min",
+            "kexue.nn.smooth:smooth_clip",
+            "kexue.nn.smooth:smooth_floor",
+            "kexue.nn.smooth:SmoothReLU",
+            "kexue.nn.smooth:SmoothLeakyReLU",
+        ),
+        experiment="kexue.experiments.d5_smooth_approximations",
     ),
     Technique(
         id="E1",
