@@ -195,6 +195,15 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "$\\log(1+\\sum_{neg}e^{s})+\\log(1+\\sum_{pos}e^{-s})$ with threshold 0 matches tuned weighted binary classification without threshold tuning."
         ),
+        callables=(
+            "kexue.losses.multilabel:multilabel_categorical_crossentropy",
+            "kexue.losses.multilabel:sparse_multilabel_categorical_crossentropy",
+            "kexue.losses.multilabel:multilabel_predict",
+            "kexue.losses.multilabel:multilabel_probabilities",
+            "kexue.losses.multilabel:MultilabelCrossEntropy",
+            "kexue.losses.multilabel:SparseMultilabelCrossEntropy",
+        ),
+        experiment="kexue.experiments.b1_multilabel_zlpr",
     ),
     Technique(
         id="B2",
