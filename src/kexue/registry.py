@@ -216,6 +216,26 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "CE is smooth accuracy with $\\nabla p\\to\\nabla\\log p$; the same step on smooth F1 gives a weighted CE; focal loss and logit adjustment are its softened and margin forms."
         ),
+        callables=(
+            "kexue.losses.focal:sigmoid_focal_loss",
+            "kexue.losses.focal:softmax_focal_loss",
+            "kexue.losses.focal:softened_truncation_loss",
+            "kexue.losses.focal:hard_truncation_loss",
+            "kexue.losses.focal:SigmoidFocalLoss",
+            "kexue.losses.focal:SoftmaxFocalLoss",
+            "kexue.losses.focal:SoftenedTruncationLoss",
+            "kexue.losses.focal:HardTruncationLoss",
+            "kexue.losses.imbalance:smooth_accuracy",
+            "kexue.losses.imbalance:smooth_f1",
+            "kexue.losses.imbalance:f1_weighted_cross_entropy",
+            "kexue.losses.imbalance:F1WeightedCrossEntropy",
+            "kexue.losses.imbalance:class_balanced_weights",
+            "kexue.losses.logit_adjustment:log_prior",
+            "kexue.losses.logit_adjustment:logit_adjust",
+            "kexue.losses.logit_adjustment:logit_adjusted_cross_entropy",
+            "kexue.losses.logit_adjustment:LogitAdjustedCrossEntropy",
+        ),
+        experiment="kexue.experiments.b2_class_imbalance",
     ),
     Technique(
         id="B3",
@@ -228,6 +248,18 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Scale-invariant weightings (initial, prior, real-time $1/\\mathrm{sg}(L_i)$) and gradient normalisation (also translation-invariant) replace hand-tuned weights."
         ),
+        callables=(
+            "kexue.losses.multitask:weighted_sum",
+            "kexue.losses.multitask:normalized_sum",
+            "kexue.losses.multitask:realtime_normalized_sum",
+            "kexue.losses.multitask:generalized_mean",
+            "kexue.losses.multitask:uncertainty_weighted_sum",
+            "kexue.losses.multitask:gradient_normalized_sum",
+            "kexue.losses.multitask:ce_prior_loss",
+            "kexue.losses.multitask:mse_prior_loss",
+            "kexue.losses.multitask:MultiTaskLoss",
+        ),
+        experiment="kexue.experiments.b3_multitask_weighting",
     ),
     Technique(
         id="B4",
