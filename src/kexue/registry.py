@@ -284,6 +284,15 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "For an MLP, $\\|\\nabla_xf\\|^2\\sum_t(1+\\|h^{(t)}\\|^2)/(\\|W^{(t)}\\|^2\\|J_t\\|^2)\\le\\|\\nabla_\\theta f\\|^2$."
         ),
+        callables=(
+            "kexue.losses.gradient_penalty:input_gradient_penalty",
+            "kexue.losses.gradient_penalty:parameter_gradient_penalty",
+            "kexue.losses.gradient_penalty:gradient_penalty_inequality",
+            "kexue.losses.gradient_penalty:GradientPenaltyBound",
+            "kexue.losses.gradient_penalty:InputGradientPenalty",
+            "kexue.losses.gradient_penalty:ParameterGradientPenalty",
+        ),
+        experiment="kexue.experiments.b5_gradient_penalty_inequality",
     ),
     Technique(
         id="B6",
@@ -296,6 +305,14 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "L2 is not invariant to weight-scale shifts of positively homogeneous nets; $\\sum_l\\log\\|W_l\\|$ is (with cumulative bias scaling — a correction)."
         ),
+        callables=(
+            "kexue.losses.weissi:weissi_penalty",
+            "kexue.losses.weissi:l2_penalty",
+            "kexue.losses.weissi:layer_weights",
+            "kexue.losses.weissi:rescale_layers",
+            "kexue.losses.weissi:WEISSIRegularizer",
+        ),
+        experiment="kexue.experiments.b6_weissi",
     ),
     Technique(
         id="B7",
@@ -308,6 +325,16 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "GD with step h follows the flow of $L+\\frac h4\\|\\nabla L\\|^2$ one order more accurately than that of L: it implicitly penalises the gradient norm."
         ),
+        callables=(
+            "kexue.losses.implicit_regularization:modified_loss",
+            "kexue.losses.implicit_regularization:modified_gradient",
+            "kexue.losses.implicit_regularization:gradient_flow",
+            "kexue.losses.implicit_regularization:gradient_descent",
+            "kexue.losses.implicit_regularization:flow_tracking_errors",
+            "kexue.losses.implicit_regularization:FlowTracking",
+            "kexue.losses.implicit_regularization:ModifiedLoss",
+        ),
+        experiment="kexue.experiments.b7_implicit_gradient_regularization",
     ),
     Technique(
         id="B8",
