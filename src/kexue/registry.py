@@ -439,6 +439,18 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Closed forms of KL, Bhattacharyya and W2 between Gaussians; the two circulating W2 (Fréchet) formulas are equal."
         ),
+        callables=(
+            "kexue.geometry.gaussian:kl_divergence_gaussian",
+            "kexue.geometry.gaussian:bhattacharyya_distance_gaussian",
+            "kexue.geometry.gaussian:wasserstein2_gaussian",
+            "kexue.geometry.gaussian:entropy_gaussian",
+            "kexue.geometry.gaussian:GaussianKLDivergence",
+            "kexue.geometry.gaussian:GaussianBhattacharyyaDistance",
+            "kexue.geometry.gaussian:GaussianWasserstein2",
+            "kexue.geometry.psd:sqrtm_psd",
+            "kexue.geometry.psd:sample_mean_cov",
+        ),
+        experiment="kexue.experiments.d2_gaussian_distances",
     ),
     Technique(
         id="D3",

@@ -1,0 +1,197 @@
+"""Symmetric positive semi-definite matrices: square roots, sample covariances and input checks.
+
+The Gaussian distances in :mod:`kexue.geometry.gaussian` need covariances that are symmetric and
+positive (semi-)definite. This module holds the pieces they share: the symmetric square root via
+``eigh`` with clamped eigenvalues (never the complex ``scipy.linalg.sqrtm``), the sample mean and
+covariance of a batch of points, and the argument checks that turn a non-symmetric or indefinite
+covariance into a ``ValueError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty
+
+__all__ = ["sample_mean_cov", "sqrtm_psd"]
+
+
+def safe_sqrt(x: Tensor, eps: float) -> Tensor:
+    """``sqrt(max(x, 0))`` in value, with the gradient of ``sqrt(max(x, 0) + eps)`` (finite at 0)."""
+    x = x.clamp_min(0)
+    if eps <= 0:
+        return x.sqrt()
+    smooth = (x + eps).sqrt()
+    return smooth + (x.sqrt() - smooth).detach()
+
+
+def psd_tol(dtype: torch.dtype) -> float:
+    """Relative tolerance for symmetry and for negative eigenvalues caused by rounding."""
+    return math.sqrt(torch.finfo(dtype).eps)
+
+
+def check_finite_fast(x: Tensor, name: str) -> None:
+    """:func:`kexue._validate.check_finite` behind a one-pass test: a NaN/inf makes the sum non-finite."""
+    if not bool(torch.isfinite(x.sum())):
+        check_finite(x, name)  # raises unless the sum merely overflowed
+
+
+def check_symmetric(cov: Tensor, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``cov`` is symmetric up to rounding.
+
+    The scale is the largest diagonal entry, which bounds every entry of a PSD matrix (an
+    indefinite one fails later anyway); ``C - C^T`` is antisymmetric, so its max is its max |.|.
+    """
+    asym = (cov - cov.mT).amax(dim=(-2, -1))
+    scale = cov.diagonal(dim1=-2, dim2=-1).abs().amax(dim=-1)
+    bad = asym > psd_tol(cov.dtype) * scale
+    if bool(bad.any()):
+        worst = float((asym / scale.clamp_min(torch.finfo(cov.dtype).tiny)).max())
+        raise ValueError(
+            f"{name} must be symmetric, but max |{name} - {name}^T| / max |{name}| = {worst:.3g}; "
+            f"symmetrise it with ({name} + {name}.mT) / 2"
+        )
+
+
+def cholesky_or_raise(cov: Tensor, name: str) -> Tensor:
+    """Lower Cholesky factor of ``cov``; ``ValueError`` naming ``name`` if it is not SPD."""
+    chol, info = torch.linalg.cholesky_ex(cov)
+    if bool((info != 0).any()):
+        n_bad = int((info != 0).sum())
+        raise ValueError(
+            f"{name} must be symmetric positive definite, but the Cholesky factorisation failed for "
+            f"{n_bad} of {info.numel()} matrices (singular or indefinite); add a small multiple of "
+            f"the identity, e.g. {name} + 1e-6 * torch.eye(d)"
+        )
+    return chol
+
+
+def check_psd_eigenvalues(eigvals: Tensor, scale: Tensor, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` when an eigenvalue is clearly (not by rounding) negative."""
+    low = eigvals.amin(dim=-1)
+    bad = low < -psd_tol(eigvals.dtype) * scale
+    if bool(bad.any()):
+        raise ValueError(
+            f"{name} must be positive semi-definite, but has an eigenvalue {float(low.min()):.4g} "
+            f"well below zero"
+        )
+
+
+def psd_factor(cov: Tensor, name: str, eps: float) -> Tensor:
+    """A factor ``A`` with ``A A^T = cov`` for a singular PSD ``cov`` (eigh, clamped eigenvalues).
+
+    Eigenvalues below ``d * eps_dtype * max|w|`` (numpy's ``matrix_rank`` rule) are rounding noise
+    of a zero eigenvalue; they are set to 0, since their square roots would otherwise add up.
+    """
+    evals, evecs = torch.linalg.eigh(cov)
+    top = evals.abs().amax(dim=-1, keepdim=True)
+    check_psd_eigenvalues(evals, top.squeeze(-1), name)
+    noise = cov.shape[-1] * torch.finfo(evals.dtype).eps * top
+    evals = torch.where(evals < noise, torch.zeros_like(evals), evals)
+    return evecs * safe_sqrt(evals, eps).unsqueeze(-2)  # (..., d, d): column j scaled by sqrt(w_j)
+
+
+def sqrtm_psd(matrix: Tensor, *, eps: float = 0.0) -> Tensor:
+    r"""Symmetric square root of a symmetric positive semi-definite matrix.
+
+    Computes :math:`S = U\,\mathrm{diag}(\sqrt{\max(w, 0)})\,U^\top` from the eigendecomposition
+    :math:`M = U\,\mathrm{diag}(w)\,U^\top` (``torch.linalg.eigh``). Eigenvalues that rounding made
+    slightly negative are clamped to zero, so a rank-deficient sample covariance gives a real,
+    finite root — unlike ``scipy.linalg.sqrtm``, which may return complex values.
+
+    Args:
+        matrix: symmetric PSD matrices.
+        eps: added under the square root for the gradient only (the value is unaffected); use a
+            small positive value when differentiating at singular matrices.
+
+    Shape:
+        matrix: ``(..., d, d)``. Output: ``(..., d, d)``.
+
+    Returns:
+        The symmetric PSD root :math:`S` with :math:`S S = M`, in ``matrix``'s dtype.
+
+    Raises:
+        TypeError: ``matrix`` is not a floating-point tensor.
+        ValueError: ``matrix`` is not square, empty, non-finite, not symmetric, or has a clearly
+            negative eigenvalue.
+
+    Reference:
+        Su Jianlin, 两个多元正态分布的KL散度、巴氏距离和W距离 (KL divergence, Bhattacharyya distance
+        and W distance between two multivariate normals), https://kexue.fm/archives/8512.
+        Higham, *Functions of Matrices*, SIAM 2008, ch. 6.
+
+    Example:
+        >>> import torch
+        >>> sqrtm_psd(torch.tensor([[4.0, 0.0], [0.0, 9.0]]))
+        tensor([[2., 0.],
+                [0., 3.]])
+    """
+    check_floating(matrix, "matrix")
+    check_ndim(matrix, "matrix", 2)
+    check_nonempty(matrix, "matrix")
+    if matrix.shape[-1] != matrix.shape[-2]:
+        raise ValueError(f"matrix must be square, got shape {tuple(matrix.shape)}")
+    check_finite(matrix, "matrix")
+    check_symmetric(matrix, "matrix")
+    work = matrix.to(torch.promote_types(matrix.dtype, torch.float32))
+    evals, evecs = torch.linalg.eigh(work)
+    check_psd_eigenvalues(evals, evals.abs().amax(dim=-1), "matrix")
+    root = (evecs * safe_sqrt(evals, eps).unsqueeze(-2)) @ evecs.mT
+    return ((root + root.mT) / 2).to(matrix.dtype)
+
+
+def sample_mean_cov(samples: Tensor, *, correction: int = 1) -> tuple[Tensor, Tensor]:
+    r"""Sample mean and covariance of points stored along the second-to-last dimension.
+
+    .. math::
+        \hat\mu = \frac1N\sum_i x_i,\qquad
+        \hat\Sigma = \frac{1}{N - c}\sum_i (x_i-\hat\mu)(x_i-\hat\mu)^\top
+
+    with ``c = correction`` (1: unbiased, 0: maximum likelihood). With ``N <= d`` the covariance is
+    singular; :func:`kexue.geometry.gaussian.wasserstein2_gaussian` still accepts it.
+
+    Args:
+        samples: ``N`` points of dimension ``d`` (batched over leading dims).
+        correction: the ``c`` above; ``N - c`` must be positive.
+
+    Shape:
+        samples: ``(..., N, d)``. Returns ``(..., d)`` and ``(..., d, d)``.
+
+    Returns:
+        ``(mean, cov)`` in ``samples``' dtype, with ``cov`` exactly symmetric.
+
+    Raises:
+        TypeError: ``samples`` is not floating point or ``correction`` is not an int.
+        ValueError: ``samples`` has fewer than 2 dims, is empty or non-finite, or
+            ``N - correction <= 0``.
+
+    Reference:
+        Su Jianlin, 两个多元正态分布的KL散度、巴氏距离和W距离, https://kexue.fm/archives/8512
+        (the distances between Gaussians fitted to data, e.g. the Fréchet Inception Distance of
+        Heusel et al., *GANs Trained by a Two Time-Scale Update Rule*, NeurIPS 2017).
+
+    Example:
+        >>> import torch
+        >>> mean, cov = sample_mean_cov(torch.tensor([[0.0, 0.0], [2.0, 2.0]]))
+        >>> mean, cov
+        (tensor([1., 1.]), tensor([[2., 2.],
+                [2., 2.]]))
+    """
+    check_floating(samples, "samples")
+    check_ndim(samples, "samples", 2)
+    check_nonempty(samples, "samples")
+    check_finite(samples, "samples")
+    if isinstance(correction, bool) or not isinstance(correction, int):
+        raise TypeError(f"correction must be an int, got {type(correction).__name__}")
+    n = samples.shape[-2]
+    if n - correction <= 0:
+        raise ValueError(
+            f"samples has N = {n} points, too few for correction = {correction} (need N > correction)"
+        )
+    mean = samples.mean(dim=-2)
+    centred = samples - mean.unsqueeze(-2)  # (..., N, d)
+    cov = centred.mT @ centred / (n - correction)
+    return mean, (cov + cov.mT) / 2
