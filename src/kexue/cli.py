@@ -94,12 +94,17 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             tqdm.write(f"      {c}")
         if outcome.error:
             tqdm.write(f"      {outcome.error}")
-    results = write_report(outcomes, out, seed=args.seed, quick=args.quick)
+    try:
+        results = write_report(outcomes, out, seed=args.seed, quick=args.quick, update=args.update)
+    except ValueError as exc:
+        print(f"kexue: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(
         f"{results['passed']}/{results['total']} claims reproduced; "
         f"report: {out / 'report.html'} (also report.md, results.json)"
     )
-    return 0 if results["passed"] == results["total"] else EXIT_CLAIM_FAILED
+    run_ok = all(o.passed for o in outcomes)
+    return 0 if run_ok and results["passed"] == results["total"] else EXIT_CLAIM_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p_rep.add_argument(
         "--out", type=Path, default=Path("report"), help="output folder (default: ./report)"
+    )
+    p_rep.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other techniques of an existing report in --out (same seed and size)",
     )
     p_rep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p_rep.set_defaults(func=_cmd_reproduce)

@@ -165,16 +165,43 @@ def _render_html(results: dict[str, Any], out_dir: Path) -> str:
     return "\n".join(parts)
 
 
+def _previous(out_dir: Path, seed: int, quick: bool) -> list[dict[str, Any]]:
+    """Technique entries of an earlier ``results.json`` in ``out_dir`` with the same seed and size."""
+    path = out_dir / "results.json"
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text(encoding="utf-8"))
+    env = old.get("environment", {})
+    if env.get("seed") != seed or env.get("size") != ("quick" if quick else "full"):
+        raise ValueError(
+            f"{path} was written with seed {env.get('seed')} and size {env.get('size')}; "
+            "--update only merges runs of the same seed and size (use another --out)"
+        )
+    return list(old.get("techniques", []))
+
+
 def write_report(
-    outcomes: Sequence[Outcome], out_dir: Path, *, seed: int, quick: bool
+    outcomes: Sequence[Outcome], out_dir: Path, *, seed: int, quick: bool, update: bool = False
 ) -> dict[str, Any]:
-    """Write ``results.json``, ``report.md`` and ``report.html`` into ``out_dir``; return the results."""
+    """Write ``results.json``, ``report.md`` and ``report.html`` into ``out_dir``; return the results.
+
+    With ``update=True`` the techniques of an existing ``results.json`` (same seed and size) that
+    were not re-run are kept, so techniques can be re-run one at a time into one report.
+    """
+    from kexue import registry
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    entries = {o.technique.id: o.to_json() for o in outcomes}
+    if update:
+        for old in _previous(out_dir, seed, quick):
+            entries.setdefault(old["id"], old)
+    order = {t.id: i for i, t in enumerate(registry.TECHNIQUES)}
+    techniques = sorted(entries.values(), key=lambda r: order.get(r["id"], len(order)))
     results: dict[str, Any] = {
         "environment": environment(seed, quick),
-        "total": len(outcomes),
-        "passed": sum(o.passed for o in outcomes),
-        "techniques": [o.to_json() for o in outcomes],
+        "total": len(techniques),
+        "passed": sum(r["verdict"] == "PASS" for r in techniques),
+        "techniques": techniques,
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (out_dir / "report.md").write_text(_render_md(results), encoding="utf-8")

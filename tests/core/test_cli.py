@@ -83,3 +83,19 @@ def test_python_dash_m_kexue() -> None:
         [sys.executable, "-m", "kexue", "list", "--all"], capture_output=True, text=True, check=True
     )
     assert "D2" in out.stdout
+
+
+def test_reproduce_update_merges_reports(tmp_path: Path) -> None:
+    done = registry.implemented()
+    if len(done) < 2:
+        pytest.skip("needs two implemented techniques")
+    first, second = done[0].id, done[1].id
+    quiet = ["--quick", "--no-progress", "--out", str(tmp_path)]
+    main(["reproduce", first, *quiet])
+    main(["reproduce", second, *quiet, "--update"])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["id"] for r in results["techniques"]] == [first, second]
+    assert results["total"] == 2
+    main(["reproduce", second, *quiet])  # without --update the report holds only this run
+    assert json.loads((tmp_path / "results.json").read_text())["total"] == 1
+    assert main(["reproduce", second, "--seed", "3", *quiet, "--update"]) == 2  # seed mismatch
