@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -71,6 +71,14 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Positive random features estimate $e^{q\\cdot k}$ without bias, making attention linear in n; pretrained weights swapped in lose accuracy but recover with brief fine-tuning."
         ),
+        callables=(
+            "kexue.nn.performer:favor_attention",
+            "kexue.nn.random_features:positive_random_features",
+            "kexue.nn.random_features:gaussian_orthogonal_random_matrix",
+            "kexue.nn.performer:PerformerAttention",
+            "kexue.nn.linear_attention:linear_attention",
+        ),
+        experiment="kexue.experiments.a1_performer",
     ),
     Technique(
         id="A2",
