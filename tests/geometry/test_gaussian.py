@@ -24,7 +24,7 @@ from kexue.geometry.gaussian import (
     kl_divergence_gaussian,
     wasserstein2_gaussian,
 )
-from kexue.geometry.psd import sample_mean_cov, sqrtm_psd
+from kexue.geometry.psd import nuclear_norm, sample_mean_cov, sqrtm_psd
 
 F64 = torch.float64
 
@@ -207,6 +207,125 @@ def test_large_batches_are_evaluated_in_blocks_consistently() -> None:
     bad[500, 0, 1] += 1.0  # asymmetric, in the second block
     with pytest.raises(ValueError, match="cov_p must be symmetric"):
         wasserstein2_gaussian(mp, bad, mq, cq)
+
+
+# --- method="iterative" (matmul-only Newton–Schulz) vs method="eig" ----------------------------
+
+
+def _count_eigvalsh(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the matrices passed to torch.linalg.eigvalsh from now on."""
+    seen: list[int] = []
+    original = torch.linalg.eigvalsh
+
+    def counting(a: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        seen.append(a.numel() // (a.shape[-1] ** 2))
+        return original(a, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(torch.linalg, "eigvalsh", counting)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("shape", "d"), [((), 1), ((5,), 3), ((2, 3), 8), ((300,), 16), ((9,), 33)]
+)
+def test_iterative_matches_eig_on_well_conditioned_batches(
+    shape: tuple[int, ...], d: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = pair(*shape, d=d, seed=20 + d)
+    eig = wasserstein2_gaussian(*args, squared=True, method="eig")
+    seen = _count_eigvalsh(monkeypatch)
+    it = wasserstein2_gaussian(*args, squared=True, method="iterative")
+    assert seen == []  # every matrix converged: no eigvalsh fallback
+    assert it.shape == shape
+    torch.testing.assert_close(it, eig, rtol=1e-10, atol=0)
+    torch.testing.assert_close(wasserstein2_gaussian(*args, squared=True), eig, rtol=0, atol=0)
+    for i in range(min(3, eig.numel())):  # and scipy's sqrtm(C_p C_q)
+        flat = [a.reshape(-1, *a.shape[len(shape) :])[i].numpy() for a in args]
+        assert float(it.reshape(-1)[i]) == pytest.approx(w2_scipy(*flat)[1], rel=1e-8)
+    mp, cp, mq, cq = args  # broadcasting cov_q, and float32
+    torch.testing.assert_close(
+        wasserstein2_gaussian(mp, cp, mq, cq[..., :1, :, :] if shape else cq, method="iterative"),
+        wasserstein2_gaussian(mp, cp, mq, cq[..., :1, :, :] if shape else cq, method="eig"),
+        rtol=1e-10,
+        atol=0,
+    )
+    it32 = wasserstein2_gaussian(*(a.float() for a in args), squared=True, method="iterative")
+    torch.testing.assert_close(it32.double(), eig, rtol=1e-4, atol=1e-5)
+
+
+def test_iterative_falls_back_on_ill_conditioned_and_singular_inputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    g = torch.Generator().manual_seed(21)
+    d = 6
+    u = torch.linalg.qr(torch.randn(4, d, d, generator=g, dtype=F64))[0]
+    a = torch.rand(4, d, generator=g, dtype=F64) + 0.5
+    b = torch.rand(4, d, generator=g, dtype=F64) + 2.0
+    a[:2, 0] = 1e-13  # near-singular but Cholesky succeeds: sigma ratio ~1e-7, far below the floor
+    cp, cq = u @ torch.diag_embed(a) @ u.mT, u @ torch.diag_embed(b) @ u.mT
+    cp, cq = (cp + cp.mT) / 2, (cq + cq.mT) / 2
+    mp = mq = torch.zeros(4, d, dtype=F64)
+    exact = (a.sqrt() - b.sqrt()).square().sum(-1)  # commuting covariances
+    seen = _count_eigvalsh(monkeypatch)
+    it = wasserstein2_gaussian(mp, cp, mq, cq, squared=True, method="iterative")
+    assert seen == [2]  # exactly the two ill-conditioned pairs went to eigvalsh
+    torch.testing.assert_close(it, exact, rtol=1e-9, atol=0)
+    torch.testing.assert_close(
+        it, wasserstein2_gaussian(mp, cp, mq, cq, squared=True, method="eig"), rtol=1e-9, atol=0
+    )
+    # A singular covariance (Cholesky fails): the block takes the eig path, still exact.
+    x = torch.tensor(load_digits().data[:20], dtype=F64)
+    m1, c1 = sample_mean_cov(x)  # rank <= 19 in 64 dims
+    m2, c2 = sample_mean_cov(torch.tensor(load_digits().data[20:400], dtype=F64))
+    c2 = c2 + 0.5 * torch.eye(64, dtype=F64)
+    for args in ((m1, c1, m2, c2), (m2, c2, m1, c1)):
+        got = wasserstein2_gaussian(*args, squared=True, method="iterative")
+        ref = wasserstein2_gaussian(*args, squared=True, method="eig")
+        assert torch.isfinite(got) and float(got) == pytest.approx(float(ref), rel=1e-12)
+    # nuclear_norm on exactly singular matrices: no NaN, equals the sum of singular values.
+    sing = torch.randn(3, 5, 2, generator=g, dtype=F64) @ torch.randn(
+        3, 2, 5, generator=g, dtype=F64
+    )
+    torch.testing.assert_close(
+        nuclear_norm(sing), torch.linalg.svdvals(sing).sum(-1), rtol=1e-6, atol=0
+    )
+
+
+def test_iterative_gradient_is_exact_first_order() -> None:
+    g = torch.Generator().manual_seed(22)
+    d = 4
+    ap, aq = (torch.randn(2, 3, d, d, generator=g, dtype=F64).requires_grad_()).unbind(0)
+    ap, aq = ap.detach().requires_grad_(), aq.detach().requires_grad_()
+    mp, mq = torch.randn(2, 3, d, generator=g, dtype=F64).unbind(0)
+    eye = torch.eye(d, dtype=F64)
+
+    def w2(ap: torch.Tensor, aq: torch.Tensor, method: str) -> torch.Tensor:
+        cp, cq = ap @ ap.mT + 0.3 * eye, aq @ aq.mT + 0.3 * eye
+        return wasserstein2_gaussian(mp, cp, mq, cq, method=method)
+
+    assert torch.autograd.gradcheck(lambda p, q: w2(p, q, "iterative"), (ap, aq))
+    gi = torch.autograd.grad(w2(ap, aq, "iterative").sum(), (ap, aq))
+    ge = torch.autograd.grad(w2(ap, aq, "eig").sum(), (ap, aq))
+    for x, y in zip(gi, ge, strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-12)
+    b = torch.randn(3, d, d, generator=g, dtype=F64, requires_grad=True)
+    (grad,) = torch.autograd.grad(nuclear_norm(b).sum(), b, create_graph=True)
+    with pytest.raises(RuntimeError):  # first derivatives only; use method="eig" for more
+        grad.sum().backward()
+
+
+def test_method_must_be_known() -> None:
+    args = pair(2, d=3, seed=23)
+    for bad in ("EIG", "", "newton", None, 1):
+        with pytest.raises(ValueError, match="method"):
+            wasserstein2_gaussian(*args, method=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="method"):
+        GaussianWasserstein2(method="svd")(*args)
+    module = GaussianWasserstein2(squared=True, method="iterative")
+    assert "method='iterative'" in repr(module)
+    torch.testing.assert_close(
+        module(*args), wasserstein2_gaussian(*args, squared=True, method="eig"), rtol=1e-10, atol=0
+    )
 
 
 # --- gradients ---------------------------------------------------------------------------------

@@ -22,7 +22,13 @@ from torch import Tensor, nn
 
 from kexue._validate import check_positive
 from kexue.geometry._pairs import evaluate_pairs
-from kexue.geometry.psd import check_psd_eigenvalues, cholesky_or_raise, psd_factor, safe_sqrt
+from kexue.geometry.psd import (
+    check_psd_eigenvalues,
+    cholesky_or_raise,
+    nuclear_norm,
+    psd_factor,
+    safe_sqrt,
+)
 
 __all__ = [
     "GaussianBhattacharyyaDistance",
@@ -35,6 +41,7 @@ __all__ = [
 ]
 
 _NAMES = ("mean_p", "cov_p", "mean_q", "cov_q")
+_W2_METHODS = ("auto", "eig", "iterative")
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -213,6 +220,7 @@ def wasserstein2_gaussian(
     diagonal: bool = False,
     squared: bool = False,
     eps: float = 1e-12,
+    method: str = "auto",
 ) -> Tensor:
     r"""2-Wasserstein distance between two normals (Bures–Wasserstein / Fréchet distance).
 
@@ -223,7 +231,9 @@ def wasserstein2_gaussian(
     which equals the "Fréchet distance" form with :math:`\mathrm{tr}[(\Sigma_p\Sigma_q)^{1/2}]`
     (the FID is :math:`W_2^2`, ``squared=True``). The trace is computed as
     :math:`\sum_i\sqrt{\lambda_i(L_p^\top\Sigma_qL_p)}` with :math:`L_p=\mathrm{chol}\,\Sigma_p`, a
-    symmetric eigenproblem with eigenvalues clamped at 0 — no complex ``sqrtm``. Covariances only
+    symmetric eigenproblem with eigenvalues clamped at 0 — no complex ``sqrtm`` (``method="eig"``),
+    or as the same number written as a nuclear norm, :math:`\|L_q^\top L_p\|_*`, by a matmul-only
+    Newton–Schulz iteration for the polar factor (``method="iterative"``). Covariances only
     need to be positive *semi*-definite: if :math:`\Sigma_p` is singular (e.g. a sample covariance
     of fewer than ``d`` points) the roles of p and q are swapped, and if both are singular a factor
     of :math:`\Sigma_p` from ``eigh`` with clamped eigenvalues is used; the value stays finite,
@@ -238,6 +248,22 @@ def wasserstein2_gaussian(
         squared: return :math:`W_2^2` instead of :math:`W_2`.
         eps: added under every square root for the gradient only (values are unaffected), so the
             gradient stays finite at zero eigenvalues and at :math:`W_2 = 0`.
+        method: how the trace term is computed (full covariances only).
+            ``"eig"``: ``eigvalsh`` as above; exact to rounding (about 1e-15 relative to scipy in
+            float64), handles singular covariances, differentiable to any order.
+            ``"iterative"``: if both covariances are positive definite (Cholesky succeeds), 11
+            scaled Newton–Schulz steps of two batched matmuls each on :math:`B/\|B\|_F`,
+            :math:`B=L_q^\top L_p`, a per-matrix convergence test
+            (:math:`\|X^\top X-I\|_F\le\sqrt{\epsilon_{dtype}}`) and one last step. It matches
+            ``"eig"`` to rounding (float64: below 1e-13 relative on the trace up to covariance
+            condition numbers of 1e6; beyond that both lose digits alike). Matrices that have not
+            converged after 8 further plain steps (singular-value ratio far below 1e-3: very
+            ill-conditioned or near-singular) are computed by ``"eig"``, as are blocks with a
+            singular covariance. The gradient is the polar factor: exact first derivatives, and a
+            second backward raises.
+            ``"auto"`` (default): ``"eig"`` on CPU, where LAPACK measured 1.2-3x faster than the
+            iteration for every d from 2 to 64; ``"iterative"`` on other devices, unless a
+            covariance requires grad.
 
     Shape:
         means: ``(..., d)``; covariances: ``(..., d, d)`` or ``(..., d)``; batch dims broadcast.
@@ -248,8 +274,8 @@ def wasserstein2_gaussian(
 
     Raises:
         TypeError: a tensor argument is not floating point, or ``eps`` is not a real number.
-        ValueError: mismatched shapes, NaN/inf, negative ``eps``, or a non-symmetric or indefinite
-            covariance (named).
+        ValueError: mismatched shapes, NaN/inf, negative ``eps``, an unknown ``method``, or a
+            non-symmetric or indefinite covariance (named).
 
     Reference:
         Su Jianlin, 两个多元正态分布的KL散度、巴氏距离和W距离, https://kexue.fm/archives/8512.
@@ -262,6 +288,10 @@ def wasserstein2_gaussian(
         tensor(1.4142)
     """
     check_positive(eps, "eps", allow_zero=True)
+    if not isinstance(method, str) or method not in _W2_METHODS:
+        raise ValueError(
+            f"method must be one of {', '.join(map(repr, _W2_METHODS))}, got {method!r}"
+        )
 
     def core(mp: Tensor, cp: Tensor, mq: Tensor, cq: Tensor) -> Tensor:
         mean_term = (mp - mq).square().sum(-1)
@@ -269,7 +299,7 @@ def wasserstein2_gaussian(
             cov_term = (safe_sqrt(cp, eps) - safe_sqrt(cq, eps)).square().sum(-1)
         else:
             trace = cp.diagonal(dim1=-2, dim2=-1).sum(-1) + cq.diagonal(dim1=-2, dim2=-1).sum(-1)
-            cov_term = trace - 2 * _trace_sqrt_product(cp, cq, eps)
+            cov_term = trace - 2 * _trace_sqrt_product(cp, cq, trace, eps, method)
         sq = (mean_term + cov_term).clamp_min(0)
         return sq if squared else safe_sqrt(sq, eps)
 
@@ -277,29 +307,38 @@ def wasserstein2_gaussian(
     return evaluate_pairs(core, args, _NAMES, diagonal=diagonal, positive=False)
 
 
-def _trace_sqrt_product(cp: Tensor, cq: Tensor, eps: float) -> Tensor:
-    r""":math:`\sum_i\sqrt{\lambda_i(A^\top CA)}` with ``A A^T`` one covariance, ``C`` the other."""
+def _trace_sqrt_product(cp: Tensor, cq: Tensor, trace: Tensor, eps: float, method: str) -> Tensor:
+    r""":math:`\mathrm{tr}[(\Sigma_p\Sigma_q)^{1/2}]` by ``method`` (see :func:`wasserstein2_gaussian`)."""
+    if method == "iterative" or (
+        method == "auto"
+        and cp.device.type != "cpu"
+        and not (torch.is_grad_enabled() and (cp.requires_grad or cq.requires_grad))
+    ):
+        up, info_p = torch.linalg.cholesky_ex(cp, upper=True)
+        uq, info_q = torch.linalg.cholesky_ex(cq, upper=True)
+        if not (bool((info_p != 0).any()) or bool((info_q != 0).any())):
+            return nuclear_norm(uq @ up.mT, eps)  # sigma(L_q^T L_p)^2 = lambda(L_p^T S_q L_p)
     factor, other, other_name = _w2_factor(cp, cq, eps)
-    # A^T C A is similar to Sigma_p Sigma_q; eigvalsh reads only its lower triangle.
-    lam = torch.linalg.eigvalsh(factor.mT @ other @ factor)  # (..., d)
-    trace = cp.diagonal(dim1=-2, dim2=-1).sum(-1) + cq.diagonal(dim1=-2, dim2=-1).sum(-1)
+    # R S R^T with R^T R the other covariance is similar to Sigma_p Sigma_q. R comes column-major
+    # from LAPACK, so both products below read their operands contiguously (2x faster at d = 64).
+    lam = torch.linalg.eigvalsh(factor @ (other @ factor.mT))  # (..., d)
     diag_max = other.diagonal(dim1=-2, dim2=-1).amax(-1)  # bounds |other| (PSD)
     check_psd_eigenvalues(lam, trace * diag_max, other_name)
     return safe_sqrt(lam, eps).sum(-1)
 
 
 def _w2_factor(cp: Tensor, cq: Tensor, eps: float) -> tuple[Tensor, Tensor, str]:
-    """A factor ``A`` of one covariance (``A A^T``) and the other covariance, for the W2 trace."""
-    chol, info = torch.linalg.cholesky_ex(cp)
+    """A factor ``R`` of one covariance (``R^T R``) and the other covariance, for the W2 trace."""
+    chol, info = torch.linalg.cholesky_ex(cp, upper=True)
     if not bool((info != 0).any()):
         return chol, cq, "cov_q"
-    chol, info = torch.linalg.cholesky_ex(cq)
+    chol, info = torch.linalg.cholesky_ex(cq, upper=True)
     if not bool((info != 0).any()):
         return chol, cp, "cov_p"
     # Both singular: Sigma_q's PSD-ness is not visible through a singular factor, so check it here.
     evals_q = torch.linalg.eigvalsh(cq)
     check_psd_eigenvalues(evals_q, evals_q.abs().amax(dim=-1), "cov_q")
-    return psd_factor(cp, "cov_p", eps), cq, "cov_q"
+    return psd_factor(cp, "cov_p", eps).mT, cq, "cov_q"
 
 
 class _PairDistance(nn.Module):
@@ -358,6 +397,7 @@ class GaussianWasserstein2(_PairDistance):
         diagonal: covariances are variance vectors ``(..., d)``.
         squared: return :math:`W_2^2` (the Fréchet distance / FID convention).
         eps: gradient-only regulariser under the square roots (see the function).
+        method: ``"auto"``, ``"eig"`` or ``"iterative"`` trace computation (see the function).
 
     Reference:
         Su Jianlin, 两个多元正态分布的KL散度、巴氏距离和W距离, https://kexue.fm/archives/8512.
@@ -369,16 +409,32 @@ class GaussianWasserstein2(_PairDistance):
     """
 
     def __init__(
-        self, *, diagonal: bool = False, squared: bool = False, eps: float = 1e-12
+        self,
+        *,
+        diagonal: bool = False,
+        squared: bool = False,
+        eps: float = 1e-12,
+        method: str = "auto",
     ) -> None:
         super().__init__(diagonal=diagonal)
         self.squared = squared
         self.eps = eps
+        self.method = method
 
     def forward(self, mean_p: Tensor, cov_p: Tensor, mean_q: Tensor, cov_q: Tensor) -> Tensor:
         return wasserstein2_gaussian(
-            mean_p, cov_p, mean_q, cov_q, diagonal=self.diagonal, squared=self.squared, eps=self.eps
+            mean_p,
+            cov_p,
+            mean_q,
+            cov_q,
+            diagonal=self.diagonal,
+            squared=self.squared,
+            eps=self.eps,
+            method=self.method,
         )
 
     def extra_repr(self) -> str:
-        return f"diagonal={self.diagonal}, squared={self.squared}, eps={self.eps}"
+        return (
+            f"diagonal={self.diagonal}, squared={self.squared}, eps={self.eps}, "
+            f"method={self.method!r}"
+        )
