@@ -127,7 +127,7 @@ def test_module_matches_functional(case: Case) -> None:
 
 def _bad_params() -> list[Any]:
     return [
-        pytest.param(c, b, id=f"{c.name}-{b.label}")
+        pytest.param(c, b, id=f"{tid}-{c.name}-{b.label}")
         for tid in IDS
         for c in _cases(tid)
         for b in c.bad

@@ -91,7 +91,10 @@ CASES = [
         make_args=_with("scales", lambda d: torch.tensor([2.3, 2.3, 2e4], dtype=d)),
         module=_module("prior"),
         bad=[
-            *_COMMON,
+            *(
+                BadInput(b.label, b.args, {"scales": torch.ones(2)}, b.error, b.arg)
+                for b in _COMMON
+            ),
             BadInput(
                 "zero-scale", (_GOOD,), {"scales": torch.tensor([1.0, 0.0])}, ValueError, "scales"
             ),
