@@ -91,6 +91,12 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Carrying a running sum of pre-softmax scores across Post-LN layers trains better than Post-LN and Pre-LN."
         ),
+        callables=(
+            "kexue.nn.realformer:realformer_attention",
+            "kexue.nn.realformer:RealFormerAttention",
+            "kexue.nn.realformer:RealFormerState",
+        ),
+        experiment="kexue.experiments.a2_realformer",
     ),
     Technique(
         id="A3",
@@ -103,6 +109,13 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "$u_i=(p_i-\\alpha p_1)/(1-\\alpha)$ extends an n-position table to $n^2$, exact on the first n; MLM ≈ 38 % at 1536 untrained, above 55 % after ~3000 steps."
         ),
+        callables=(
+            "kexue.nn.position:hierarchical_position_embedding",
+            "kexue.nn.position:hierarchical_position_table",
+            "kexue.nn.position:HierarchicalPositionEmbedding",
+            "kexue.nn.position:extend_positions_",
+        ),
+        experiment="kexue.experiments.a3_hierarchical_positions",
     ),
     Technique(
         id="A4",
@@ -115,6 +128,14 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Scaling logits by $\\log_{512}n/\\sqrt d$ keeps attention entropy stable; trained at length 64, MLM accuracy at 256 is 34.04 % vs 23.02 %."
         ),
+        callables=(
+            "kexue.nn.attention_scale:softmax_plus",
+            "kexue.nn.attention_scale:SoftmaxPlus",
+            "kexue.nn.attention_scale:attention_entropy",
+            "kexue.nn.attention_ops:entropy_invariant_factor",
+            "kexue.nn.attention:SoftmaxAttention",
+        ),
+        experiment="kexue.experiments.a4_entropy_invariant_scale",
     ),
     Technique(
         id="A5",
