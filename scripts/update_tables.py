@@ -31,7 +31,8 @@ def reproduction_table(results: dict[str, Any]) -> str:
     lines = [
         f"Measured by `kexue reproduce` ({env['size']} size, seed {env['seed']}, "
         f"{env['cpu_count']} CPU cores, torch {env['versions'].get('torch', '?')}, {env['date'][:10]}): "
-        f"**{results['passed']} / {results['total']} claims reproduced**.",
+        f"**{results['passed']} / {results['total']} claims reproduced** in "
+        f"{sum(r['runtime_s'] for r in results['techniques']) / 60:.0f} min of experiment time.",
         "",
         "| id | technique | article | article's figure | our figure | verdict | time |",
         "|---|---|---|---|---|---|---|",
