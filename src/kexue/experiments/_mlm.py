@@ -44,6 +44,7 @@ __all__ = [
     "mask_tokens",
     "mean_entropy",
     "stsb_corpus",
+    "tiny_masked_lm",
     "train_mlm",
 ]
 
@@ -347,3 +348,28 @@ def attention_maps(model: MaskedLM, ids: torch.Tensor) -> list[torch.Tensor]:
 def mean_entropy(probs: torch.Tensor) -> float:
     """Mean attention entropy (nats) over batch, heads and queries."""
     return float(attention_entropy(probs).mean())
+
+
+def tiny_masked_lm(
+    vocab: int,
+    *,
+    hidden: int,
+    layers: int,
+    heads: int,
+    max_len: int,
+    attention: AttentionSpec = None,
+    pre_norm: bool = False,
+) -> MaskedLM:
+    """The experiments' small dropout-free RoPE masked LM (FFN width ``2 * hidden``)."""
+    cfg = BertConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=max_len,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        pre_norm=pre_norm,
+    )
+    return MaskedLM(cfg, attention, rope=True)

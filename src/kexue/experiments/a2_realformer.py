@@ -46,23 +46,18 @@ FULL = Config()
 
 
 def _model(variant: str, config: Config, vocab: int) -> Any:
-    from kexue.experiments._mlm import MaskedLM
+    from kexue.experiments._mlm import tiny_masked_lm
     from kexue.nn.realformer import RealFormerAttention
-    from kexue.nn.transformer import BertConfig
 
-    cfg = BertConfig(
-        vocab_size=vocab,
-        hidden_size=config.hidden,
-        num_hidden_layers=config.layers,
-        num_attention_heads=config.heads,
-        intermediate_size=2 * config.hidden,
-        max_position_embeddings=config.seq_len,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+    return tiny_masked_lm(
+        vocab,
+        hidden=config.hidden,
+        layers=config.layers,
+        heads=config.heads,
+        max_len=config.seq_len,
+        attention=RealFormerAttention() if variant == "RealFormer" else None,
         pre_norm=variant == "Pre-LN",
     )
-    attention = RealFormerAttention() if variant == "RealFormer" else None
-    return MaskedLM(cfg, attention, rope=True)
 
 
 def _js(p: torch.Tensor, q: torch.Tensor) -> float:

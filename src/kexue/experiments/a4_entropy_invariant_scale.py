@@ -88,21 +88,17 @@ def _sphere_entropy(config: Config, seed: int) -> dict[str, list[float]]:
 
 
 def _model(scale: str, config: Config, vocab: int) -> Any:
-    from kexue.experiments._mlm import MaskedLM
+    from kexue.experiments._mlm import tiny_masked_lm
     from kexue.nn.attention import SoftmaxAttention
-    from kexue.nn.transformer import BertConfig
 
-    cfg = BertConfig(
-        vocab_size=vocab,
-        hidden_size=config.hidden,
-        num_hidden_layers=config.layers,
-        num_attention_heads=config.heads,
-        intermediate_size=2 * config.hidden,
-        max_position_embeddings=config.train_len,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+    return tiny_masked_lm(
+        vocab,
+        hidden=config.hidden,
+        layers=config.layers,
+        heads=config.heads,
+        max_len=config.train_len,
+        attention=SoftmaxAttention(scale=scale),  # type: ignore[arg-type]
     )
-    return MaskedLM(cfg, SoftmaxAttention(scale=scale), rope=True)  # type: ignore[arg-type]
 
 
 def run(config: Config, seed: int) -> dict[str, Any]:
