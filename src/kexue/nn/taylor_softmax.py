@@ -54,9 +54,11 @@ def _check_order(order: object, *, even: bool) -> int:
 
 def _horner(x: torch.Tensor, order: int) -> torch.Tensor:
     # f_n(x) = 1 + x(1 + x/2(1 + x/3(... (1 + x/n)))): nested Horner form
-    r = torch.ones_like(x)
-    for k in range(order, 0, -1):
-        r = 1.0 + x * r / k
+    if order == 0:
+        return torch.ones_like(x)
+    r = (x / order).add_(1.0)
+    for k in range(order - 1, 0, -1):
+        r = (x * r).mul_(1.0 / k).add_(1.0)  # in place on fresh temporaries only: fewer passes
     return r
 
 
@@ -276,8 +278,9 @@ def taylor_softmax(
     _, fm, total = _direct(xc, n, dim, m)
     if not bool(torch.isfinite(total).all()):  # |x| beyond the direct range: go through log space
         return _log_softmax_core(xc, n, dim, m).exp().to(x.dtype)
-    p = fm / torch.where(total > 0, total, torch.ones_like(total))  # fully masked slice: 0 / 1 = 0
-    return p.to(x.dtype)
+    if m is not None:  # fully masked slice: 0 / 1 = 0
+        total = torch.where(total > 0, total, torch.ones_like(total))
+    return (fm / total).to(x.dtype)
 
 
 def _direct(
