@@ -15,7 +15,8 @@ need=()
 [ -f /usr/share/wordnet/data.noun ] || need+=(wordnet-base)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; } \
+      || echo "note: could not install ${need[*]}; the reproductions that use them skip that part" >&2
   else
     echo "note: install ${need[*]} (Debian) for the reproductions that use them; they are skipped otherwise" >&2
   fi
