@@ -18,9 +18,13 @@ __all__ = [
     "check_ndim",
     "check_nonempty",
     "check_positive",
+    "check_reduction",
     "check_same_shape",
     "check_tensor",
+    "compute_dtype",
 ]
+
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def check_tensor(x: object, name: str) -> torch.Tensor:
@@ -84,3 +88,17 @@ def check_positive(value: float, name: str, *, allow_zero: bool = False) -> floa
         op = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {op}, got {value}")
     return float(value)
+
+
+def check_reduction(reduction: object) -> str:
+    """Require one of ``"mean"``, ``"sum"``, ``"none"`` (the losses' ``reduction=``)."""
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction must be a string, got {type(reduction).__name__}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """float32 for half/bfloat16 inputs (computed in float32, cast back), else ``x.dtype``."""
+    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype

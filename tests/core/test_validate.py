@@ -47,3 +47,13 @@ def test_check_positive(bad: float) -> None:
     assert v.check_positive(0.0, "eps", allow_zero=True) == 0.0
     with pytest.raises(TypeError, match="eps must be a real number"):
         v.check_positive(True, "eps")
+
+
+def test_check_reduction_and_compute_dtype() -> None:
+    assert v.check_reduction("sum") == "sum"
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        v.check_reduction("avg")
+    with pytest.raises(TypeError, match="reduction must be a string"):
+        v.check_reduction(None)
+    assert v.compute_dtype(torch.zeros(1, dtype=torch.bfloat16)) == torch.float32
+    assert v.compute_dtype(torch.zeros(1, dtype=torch.float64)) == torch.float64

@@ -16,11 +16,14 @@ from __future__ import annotations
 import torch
 
 from kexue._validate import (
+    REDUCTIONS,
     check_finite,
     check_floating,
     check_ndim,
     check_nonempty,
+    check_reduction,
     check_tensor,
+    compute_dtype,
 )
 
 __all__ = [
@@ -35,22 +38,6 @@ __all__ = [
     "reduce_loss",
     "target_log_prob",
 ]
-
-REDUCTIONS = ("mean", "sum", "none")
-
-
-def compute_dtype(x: torch.Tensor) -> torch.dtype:
-    """float32 for half/bfloat16 inputs, else the input's own floating dtype."""
-    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-
-
-def check_reduction(reduction: object) -> str:
-    """Require one of ``"mean"``, ``"sum"``, ``"none"``."""
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction must be a string, got {type(reduction).__name__}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    return reduction
 
 
 def check_unit_interval(value: object, name: str, *, closed_right: bool = True) -> float:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty
+from kexue._validate import compute_dtype as _compute_dtype
 
 __all__ = [
     "GradientPenaltyBound",
@@ -51,10 +52,6 @@ def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     return x.mean() if reduction == "mean" else x.sum() if reduction == "sum" else x
-
-
-def _compute_dtype(x: torch.Tensor) -> torch.dtype:
-    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
 
 
 def _params(params: object, name: str) -> list[torch.Tensor]:

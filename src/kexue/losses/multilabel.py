@@ -26,6 +26,8 @@ from torch import nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from kexue._validate import check_floating, check_ndim, check_nonempty, check_tensor
+from kexue._validate import check_reduction as _check_reduction
+from kexue._validate import compute_dtype as _compute_dtype
 
 __all__ = [
     "MultilabelCrossEntropy",
@@ -36,22 +38,9 @@ __all__ = [
     "sparse_multilabel_categorical_crossentropy",
 ]
 
-_REDUCTIONS = ("mean", "sum", "none")
 # exp() arguments are kept >= -80: e^-80 is still a normal float32 (subnormal results are ~10-100x
 # slower on x86 CPUs), and terms below e^-80 of a sum that is >= 1 are below float64 precision.
 _EXP_FLOOR = -80.0
-
-
-def _compute_dtype(x: torch.Tensor) -> torch.dtype:
-    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-
-
-def _check_reduction(reduction: object) -> str:
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction must be a string, got {type(reduction).__name__}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    return reduction
 
 
 def _check_logits(logits: object) -> tuple[torch.Tensor, bool]:

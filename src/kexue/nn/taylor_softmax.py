@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty, check_tensor
+from kexue._validate import compute_dtype as _compute_dtype
 
 __all__ = [
     "TaylorCrossEntropyLoss",
@@ -78,10 +79,6 @@ class _TaylorExp(torch.autograd.Function):
             return torch.zeros_like(grad), None
         # differentiable ops on the saved input, so double backward works too
         return grad * taylor_exp(x, ctx.order - 1), None
-
-
-def _compute_dtype(x: torch.Tensor) -> torch.dtype:
-    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
 
 
 def taylor_exp(x: torch.Tensor, order: int) -> torch.Tensor:
