@@ -69,6 +69,8 @@ def test_experiment_contract(tid: str) -> None:
     assert isinstance(exp, Experiment)
     assert is_dataclass(exp.quick) and is_dataclass(exp.full)
     assert type(exp.quick) is type(exp.full)
+    if exp.long is not None:  # --long: same Config type, a different (longer) setting
+        assert type(exp.long) is type(exp.full) and exp.long != exp.full
     for f in fields(exp.quick):  # frozen configs
         with pytest.raises(AttributeError):
             setattr(exp.quick, f.name, getattr(exp.quick, f.name))
@@ -77,7 +79,7 @@ def test_experiment_contract(tid: str) -> None:
 
 @pytest.mark.parametrize("tid", IDS)
 def test_experiment_passes_in_quick_mode(tid: str, tmp_path: Any) -> None:
-    outcome = run_one(registry.get(tid), quick=True, seed=0, figure_dir=tmp_path)
+    outcome = run_one(registry.get(tid), size="quick", seed=0, figure_dir=tmp_path)
     assert outcome.error is None, outcome.error
     assert outcome.checks and all(isinstance(c, Check) for c in outcome.checks)
     failed = [str(c) for c in outcome.checks if not c.passed]

@@ -83,11 +83,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from kexue.report import write_report
 
     out: Path = args.out
+    size = "quick" if args.quick else "long" if args.long else "full"
     outcomes = []
     bar = tqdm(chosen, desc="reproduce", unit="technique", disable=args.no_progress)
     for t in bar:
         bar.set_postfix_str(t.id)
-        outcome = run_one(t, quick=args.quick, seed=args.seed, figure_dir=out / "figures")
+        outcome = run_one(t, size=size, seed=args.seed, figure_dir=out / "figures")
         outcomes.append(outcome)
         tqdm.write(f"{t.id:<3} {outcome.verdict:<5} {outcome.runtime_s:7.1f} s  {outcome.summary}")
         for c in outcome.checks:
@@ -95,7 +96,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         if outcome.error:
             tqdm.write(f"      {outcome.error}")
     try:
-        results = write_report(outcomes, out, seed=args.seed, quick=args.quick, update=args.update)
+        results = write_report(outcomes, out, seed=args.seed, size=size, update=args.update)
     except ValueError as exc:
         print(f"kexue: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -135,7 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         "claim, and write results.json, report.md and report.html. Exit code 1 if a claim fails.",
     )
     p_rep.add_argument("ids", nargs="*", metavar="ID", help="technique ids (default: all)")
-    p_rep.add_argument("--quick", action="store_true", help="small sizes (seconds per technique)")
+    sizes = p_rep.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="small sizes (seconds per technique)")
+    sizes.add_argument(
+        "--long",
+        action="store_true",
+        help="longer runs where a technique has them (more seeds, steps or sizes; tens of minutes)",
+    )
     p_rep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p_rep.add_argument(
         "--out", type=Path, default=Path("report"), help="output folder (default: ./report)"

@@ -21,7 +21,7 @@ __all__ = ["environment", "write_report"]
 _PACKAGES = ("kexue", "torch", "numpy", "scipy", "scikit-learn", "pot", "matplotlib")
 
 
-def environment(seed: int, quick: bool) -> dict[str, Any]:
+def environment(seed: int, size: str) -> dict[str, Any]:
     """Versions, threads and run settings recorded with every report."""
     import torch
 
@@ -40,12 +40,19 @@ def environment(seed: int, quick: bool) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "versions": versions,
         "seed": seed,
-        "size": "quick" if quick else "full",
+        "size": size,
     }
 
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _tables(metrics: Any) -> list[dict[str, Any]]:
+    """``metrics["table"]``: one table or a list of them (each ``columns``, ``rows``, ``title``?)."""
+    table = metrics.get("table") if isinstance(metrics, dict) else None
+    tables = table if isinstance(table, list) else [table] if table else []
+    return [t for t in tables if isinstance(t, dict) and t.get("columns")]
 
 
 def _table_md(table: dict[str, Any]) -> list[str]:
@@ -96,9 +103,9 @@ def _render_md(results: dict[str, Any]) -> str:
             mark = "PASS" if c["passed"] else "FAIL"
             art = f" — article: {c['article']}" if c["article"] else ""
             out.append(f"- [{mark}] {c['name']}: {_fmt(c['measured'])} (target {c['target']}){art}")
-        table = r["metrics"].get("table") if isinstance(r["metrics"], dict) else None
-        if table:
-            out += ["", *_table_md(table)]
+        for table in _tables(r["metrics"]):
+            title = [f"*{table['title']}*", ""] if table.get("title") else []
+            out += ["", *title, *_table_md(table)]
         if r["figure"]:
             out += ["", f"![{r['id']}]({r['figure']})"]
     out += ["", "## Environment", "", "```", json.dumps(env, indent=2), "```", ""]
@@ -151,8 +158,9 @@ def _render_html(results: dict[str, Any], out_dir: Path) -> str:
                 f"{e(_fmt(c['measured']))} (target {e(c['target'])}){art}</li>"
             )
         parts.append("</ul>")
-        table = r["metrics"].get("table") if isinstance(r["metrics"], dict) else None
-        if table and table.get("columns"):
+        for table in _tables(r["metrics"]):
+            if table.get("title"):
+                parts.append(f"<p><em>{e(str(table['title']))}</em></p>")
             parts.append("<table><tr>" + "".join(f"<th>{e(str(c))}</th>" for c in table["columns"]))
             for row in table.get("rows", []):
                 parts.append("<tr>" + "".join(f"<td>{e(_fmt(v))}</td>" for v in row) + "</tr>")
@@ -165,14 +173,14 @@ def _render_html(results: dict[str, Any], out_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def _previous(out_dir: Path, seed: int, quick: bool) -> list[dict[str, Any]]:
+def _previous(out_dir: Path, seed: int, size: str) -> list[dict[str, Any]]:
     """Technique entries of an earlier ``results.json`` in ``out_dir`` with the same seed and size."""
     path = out_dir / "results.json"
     if not path.exists():
         return []
     old = json.loads(path.read_text(encoding="utf-8"))
     env = old.get("environment", {})
-    if env.get("seed") != seed or env.get("size") != ("quick" if quick else "full"):
+    if env.get("seed") != seed or env.get("size") != size:
         raise ValueError(
             f"{path} was written with seed {env.get('seed')} and size {env.get('size')}; "
             "--update only merges runs of the same seed and size (use another --out)"
@@ -181,7 +189,7 @@ def _previous(out_dir: Path, seed: int, quick: bool) -> list[dict[str, Any]]:
 
 
 def write_report(
-    outcomes: Sequence[Outcome], out_dir: Path, *, seed: int, quick: bool, update: bool = False
+    outcomes: Sequence[Outcome], out_dir: Path, *, seed: int, size: str, update: bool = False
 ) -> dict[str, Any]:
     """Write ``results.json``, ``report.md`` and ``report.html`` into ``out_dir``; return the results.
 
@@ -193,12 +201,12 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = {o.technique.id: o.to_json() for o in outcomes}
     if update:
-        for old in _previous(out_dir, seed, quick):
+        for old in _previous(out_dir, seed, size):
             entries.setdefault(old["id"], old)
     order = {t.id: i for i, t in enumerate(registry.TECHNIQUES)}
     techniques = sorted(entries.values(), key=lambda r: order.get(r["id"], len(order)))
     results: dict[str, Any] = {
-        "environment": environment(seed, quick),
+        "environment": environment(seed, size),
         "total": len(techniques),
         "passed": sum(r["verdict"] == "PASS" for r in techniques),
         "techniques": techniques,

@@ -99,3 +99,22 @@ def test_reproduce_update_merges_reports(tmp_path: Path) -> None:
     main(["reproduce", second, *quiet])  # without --update the report holds only this run
     assert json.loads((tmp_path / "results.json").read_text())["total"] == 1
     assert main(["reproduce", second, "--seed", "3", *quiet, "--update"]) == 2  # seed mismatch
+
+
+def test_quick_and_long_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["reproduce", "D2", "--quick", "--long"])
+    assert "not allowed with" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    assert "--long" in capsys.readouterr().out
+
+
+def test_broken_experiment_module_is_reported_not_fatal(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from kexue.experiments.runner import run_one
+
+    t = replace(registry.implemented()[0], experiment="kexue.experiments._no_such_module")
+    outcome = run_one(t, size="quick", figure_dir=tmp_path)
+    assert outcome.verdict == "ERROR" and "ModuleNotFoundError" in (outcome.error or "")

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 import torch
 
 from kexue.experiments.base import at_least, at_most, jsonable, within
@@ -43,3 +44,22 @@ def test_jsonable_roundtrip() -> None:
         "c": {"a": 1, "b": [2.0]},
         "inf": "inf",
     }
+
+
+def test_config_sizes() -> None:
+    from kexue.experiments.base import SIZES, Experiment
+
+    @dataclass(frozen=True)
+    class Cfg:
+        n: int
+
+    def noop(*_: object) -> None:
+        return None
+
+    kw = {"run": noop, "check": noop, "plot": noop, "summary": noop}
+    exp = Experiment("X", "t", "f", quick=Cfg(1), full=Cfg(2), **kw)  # type: ignore[arg-type]
+    assert [exp.config(s).n for s in SIZES] == [1, 2, 2]  # no LONG: --long runs FULL
+    longer = Experiment("X", "t", "f", quick=Cfg(1), full=Cfg(2), long=Cfg(3), **kw)  # type: ignore[arg-type]
+    assert [longer.config(s).n for s in SIZES] == [1, 2, 3]
+    with pytest.raises(ValueError, match="size must be one of"):
+        exp.config("huge")

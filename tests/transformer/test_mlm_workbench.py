@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from kexue.experiments._mlm import (
@@ -79,3 +80,61 @@ def test_rope_model_runs_at_any_length_and_probes_restore() -> None:
     assert len(maps) == 2 and maps[0].shape == (2, 2, 40, 40)
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(2, 2, 40))
     assert not any(isinstance(sa.core.inner, AttentionProbe) for sa in model.self_attentions())
+
+
+def test_rotary_matches_explicit_pair_rotation() -> None:
+    x = torch.randn(2, 3, 7, 6, dtype=D64, generator=torch.Generator().manual_seed(1))
+    out = rotary(x)
+    for pos in (0, 4):
+        for i in range(3):  # pair (i, i + 3) rotated by pos * 10000^(-i/3)
+            ang = torch.tensor(pos * 10000.0 ** (-i / 3), dtype=D64)
+            a, b = x[..., pos, i], x[..., pos, i + 3]
+            torch.testing.assert_close(out[..., pos, i], a * ang.cos() - b * ang.sin())
+            torch.testing.assert_close(out[..., pos, i + 3], a * ang.sin() + b * ang.cos())
+    assert rotary(x.float()).dtype == torch.float32  # cached tables follow the dtype
+
+
+def test_unigram_loss_is_entropy_of_ordinary_tokens() -> None:
+    from kexue.experiments._mlm import unigram_loss
+
+    stream = torch.tensor([SEP, 4, 4, 5, 6, SEP, 4, 5])  # ordinary: 4 x3, 5 x2, 6 x1
+    p = torch.tensor([3, 2, 1], dtype=D64) / 6
+    assert abs(unigram_loss(stream) - float(-(p * p.log()).sum())) < 1e-12
+
+
+def test_train_mlm_without_warmup_calls_hook_each_step() -> None:
+    from kexue.experiments._mlm import train_mlm
+    from kexue.experiments._residual_mlm import ResidualMaskedLM, scheduled_alpha
+
+    model = ResidualMaskedLM(12, hidden=16, layers=2, heads=2, scheme="scheduled", seed=0)
+    seen: list[float] = []
+    stream = torch.randint(4, 12, (500,), generator=torch.Generator().manual_seed(0))
+    losses = train_mlm(
+        model,
+        stream,
+        steps=5,
+        batch=2,
+        seq_len=16,
+        lr=1e-3,
+        seed=0,
+        warmup=0.0,
+        on_step=lambda s: seen.append(scheduled_alpha(model, s, 4)),
+    )
+    assert seen == [0.0, 0.25, 0.5, 0.75, 1.0] and len(losses) == 5
+    alphas = {float(m.alpha) for m in model.modules() if hasattr(m, "alpha")}
+    assert alphas == {1.0}
+
+
+def test_residual_mlm_alpha_zero_is_identity_and_schemes_share_weights() -> None:
+    from kexue.experiments._residual_mlm import ResidualMaskedLM
+
+    ids = torch.randint(4, 20, (2, 9), generator=torch.Generator().manual_seed(0))
+    sched = ResidualMaskedLM(20, hidden=16, layers=3, heads=4, scheme="scheduled", seed=3)
+    x0 = sched.embed_norm(sched.embed(ids))
+    torch.testing.assert_close(sched.blocks(x0), x0)  # α = 0: every block is the identity
+    post = ResidualMaskedLM(20, hidden=16, layers=3, heads=4, scheme="post_norm", seed=3)
+    torch.testing.assert_close(post.blocks[0].branch.qkv.weight, sched.blocks[0].branch.qkv.weight)
+    logits = post(ids, ids > 10)
+    assert logits.shape == (int((ids > 10).sum()), 20) and bool(torch.isfinite(logits).all())
+    with pytest.raises(ValueError, match="divisible"):
+        ResidualMaskedLM(20, hidden=10, layers=1, heads=4, scheme="pre_norm", seed=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -46,6 +47,7 @@ __all__ = [
     "stsb_corpus",
     "tiny_masked_lm",
     "train_mlm",
+    "unigram_loss",
 ]
 
 PAD, UNK, SEP, MASK = 0, 1, 2, 3
@@ -107,6 +109,14 @@ def stsb_corpus(level: str = "char", max_vocab: int = 4000) -> TokenCorpus:
     return TokenCorpus(train, test, N_SPECIAL + len(keep), float((test == UNK).float().mean()))
 
 
+def unigram_loss(stream: torch.Tensor) -> float:
+    """Cross-entropy (nats) of the context-free predictor on ``stream``'s ordinary tokens: the
+    plateau a masked LM sits on before it learns to use context."""
+    counts = torch.bincount(stream[stream >= N_SPECIAL]).double()
+    prob = counts[counts > 0] / counts.sum()
+    return float(-(prob * prob.log()).sum())
+
+
 def mask_tokens(
     ids: torch.Tensor, rate: float, g: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,14 +126,23 @@ def mask_tokens(
     return torch.where(chosen, MASK, ids), chosen
 
 
+@lru_cache(maxsize=32)
+def _rotary_tables(
+    t: int, d: int, base: float, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cos`` and ``sin`` of the RoPE angles ``(T, D)`` (each half repeated), computed in float64."""
+    inv = base ** (-torch.arange(0, d // 2, dtype=torch.float64, device=device) / (d // 2))
+    ang = torch.arange(t, dtype=torch.float64, device=device)[:, None] * inv[None]  # (T, D/2)
+    ang = torch.cat([ang, ang], dim=-1)
+    return ang.cos().to(dtype), ang.sin().to(dtype)
+
+
 def rotary(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
     """Rotary position embedding of ``x`` ``(B, H, T, D)`` (half-split pairs, positions 0..T-1)."""
     d, t = x.shape[-1], x.shape[-2]
-    inv = base ** (-torch.arange(0, d // 2, dtype=torch.float64, device=x.device) / (d // 2))
-    ang = torch.arange(t, dtype=torch.float64, device=x.device)[:, None] * inv[None]  # (T, D/2)
-    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    cos, sin = _rotary_tables(t, d, base, x.dtype, x.device)
     x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
 class RotaryAttention(Attention):
@@ -241,7 +260,7 @@ class MaskedLM(nn.Module):
 
 
 def train_mlm(
-    model: MaskedLM,
+    model: nn.Module,
     stream: torch.Tensor,
     *,
     steps: int,
@@ -252,16 +271,23 @@ def train_mlm(
     warmup: float = 0.05,
     mask_rate: float = 0.15,
     clip: float = 1.0,
+    on_step: Callable[[int], object] | None = None,
 ) -> list[float]:
-    """AdamW with linear warm-up and linear decay; returns the training loss of every step."""
+    """AdamW with linear warm-up (``warmup`` of the steps; 0 = none) and linear decay.
+
+    ``model(ids, where)`` returns the logits at the masked positions (:class:`MaskedLM`'s
+    contract); ``on_step(step)`` runs before each step (e.g. an α schedule). Returns the training
+    loss of every step.
+    """
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=lr,
         betas=(0.9, 0.98),
         weight_decay=0.01,
+        foreach=True,
     )
-    n_warm = max(1, int(warmup * steps))
+    n_warm = max(1, int(warmup * steps)) if warmup > 0 else 0
 
     def factor(step: int) -> float:
         return (step + 1) / n_warm if step < n_warm else max(0.0, (steps - step) / (steps - n_warm))
@@ -269,7 +295,9 @@ def train_mlm(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     model.train()
     losses: list[float] = []
-    for _ in range(steps):
+    for step in range(steps):
+        if on_step is not None:
+            on_step(step)
         start = torch.randint(0, len(stream) - seq_len, (batch,), generator=g)
         ids = stream[start[:, None] + torch.arange(seq_len)[None]]
         inp, tgt = mask_tokens(ids, mask_rate, g)
@@ -285,7 +313,7 @@ def train_mlm(
 
 @torch.no_grad()
 def evaluate_mlm(
-    model: MaskedLM,
+    model: nn.Module,
     stream: torch.Tensor,
     *,
     seq_len: int,

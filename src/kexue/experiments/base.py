@@ -1,8 +1,9 @@
 """The contract every reproduction follows.
 
 An experiment module ``kexue.experiments.<id>_<slug>`` defines a frozen ``Config`` dataclass with a
-``QUICK`` size (seconds, used by the tests) and a ``FULL`` size (used by ``kexue reproduce``), three
-functions and one module-level ``EXPERIMENT`` object::
+``QUICK`` size (seconds, used by the tests), a ``FULL`` size (the default of ``kexue reproduce``,
+minutes at most) and, where a longer run says more, an optional ``LONG`` size (``kexue reproduce
+--long``), three functions and one module-level ``EXPERIMENT`` object::
 
     def run(config: Config, seed: int) -> dict[str, Any]        # the measured numbers, JSON-able
     def check(metrics: dict[str, Any], config: Config) -> list[Check]   # the article's claim, gated
@@ -10,8 +11,8 @@ functions and one module-level ``EXPERIMENT`` object::
     def summary(metrics: dict[str, Any]) -> str                # one line: our headline figure
 
 ``run`` must be deterministic given ``seed`` and must use only bundled or generated data.
-Optional key ``metrics["table"] = {"columns": [...], "rows": [[...], ...]}`` is rendered in the
-report.
+Optional key ``metrics["table"] = {"columns": [...], "rows": [[...], ...]}`` (or a list of such
+tables, each with an optional ``"title"``) is rendered in the report.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Check", "Experiment", "at_least", "at_most", "jsonable", "within"]
+__all__ = ["SIZES", "Check", "Experiment", "at_least", "at_most", "jsonable", "within"]
 
 C = TypeVar("C")
+
+SIZES = ("quick", "full", "long")
+"""The run sizes, smallest first: tests, the default ``kexue reproduce``, ``--long``."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class Experiment(Generic[C]):
         article_figure: the article's own figure(s) for the claim, in words ("no experiments" if none).
         quick: the small configuration (seconds; used by tests and ``--quick``).
         full: the default configuration of ``kexue reproduce``.
+        long: a longer configuration for ``kexue reproduce --long`` (``None``: same as ``full``).
         run, check, plot, summary: see the module docstring.
         data: the data the experiment uses, in words (for the report).
         notes: where the implementation departs from the article, and why.
@@ -99,10 +104,17 @@ class Experiment(Generic[C]):
     summary: Callable[[dict[str, Any]], str]
     data: str = ""
     notes: str = field(default="")
+    long: C | None = None
 
-    def config(self, quick: bool) -> C:
-        """The quick or full configuration."""
-        return self.quick if quick else self.full
+    def config(self, size: str) -> C:
+        """The configuration of ``size`` (one of :data:`SIZES`)."""
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+        if size == "quick":
+            return self.quick
+        if size == "long" and self.long is not None:
+            return self.long
+        return self.full
 
 
 def jsonable(obj: Any) -> Any:

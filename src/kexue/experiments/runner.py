@@ -96,12 +96,20 @@ def load_experiment(technique: Technique) -> Experiment[Any]:
     return exp
 
 
-def run_one(technique: Technique, *, quick: bool, seed: int, figure_dir: Path | None) -> Outcome:
+def run_one(
+    technique: Technique, *, size: str = "full", seed: int = 0, figure_dir: Path | None = None
+) -> Outcome:
     """Run, check and plot one reproduction; failures are captured in ``Outcome.error``."""
     from dataclasses import asdict
 
-    exp = load_experiment(technique)
-    config = exp.config(quick)
+    try:
+        exp = load_experiment(technique)
+        config = exp.config(size)
+    except Exception as exc:  # a broken experiment module must not stop the others either
+        log.error("experiment %s failed to load:\n%s", technique.id, traceback.format_exc())
+        return Outcome(
+            technique, technique.name, "", "", "", {}, error=f"{type(exc).__name__}: {exc}"
+        )
     outcome = Outcome(
         technique=technique,
         title=exp.title,
