@@ -1,10 +1,11 @@
 """Refresh the README's reproduction and benchmark tables from what the code measured.
 
-Reads ``report/results.json`` (written by ``kexue reproduce``) and ``bench/results/*.json`` (written by
-the benchmarks), rewrites the README sections between the ``<!-- ...:start -->`` / ``<!-- ...:end -->``
+Reads ``report/results.json`` (written by ``kexue reproduce``), ``report-long/results.json`` (written
+by ``kexue reproduce ... --long --out report-long``) and ``bench/results/*.json`` (written by the
+benchmarks), rewrites the README sections between the ``<!-- ...:start -->`` / ``<!-- ...:end -->``
 markers and regenerates ``docs/benchmarks.md``. Usage::
 
-    python scripts/update_tables.py [--report report/results.json]
+    python scripts/update_tables.py [--report report/results.json] [--long-report PATH]
 """
 
 from __future__ import annotations
@@ -42,6 +43,25 @@ def reproduction_table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {r['id']} | {_cell(r['name'])} | {art} | {_cell(r['article_figure'])} | "
             f"{_cell(r['summary'])} | {r['verdict']} | {r['runtime_s']:.0f} s |"
+        )
+    return "\n".join(lines)
+
+
+def long_table(results: dict[str, Any]) -> str:
+    env = results["environment"]
+    lines = [
+        f"Measured by `kexue reproduce {' '.join(r['id'] for r in results['techniques'])} --long` "
+        f"(seed {env['seed']}, {env['cpu_count']} CPU cores, torch "
+        f"{env['versions'].get('torch', '?')}, {env['date'][:10]}).",
+        "",
+        "| id | long configuration | our figure | verdict | time |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results["techniques"]:
+        cfg = ", ".join(f"{k}={_fmt(v)}" for k, v in r["config"].items())
+        lines.append(
+            f"| {r['id']} | {_cell(cfg)} | {_cell(r['summary'])} | {r['verdict']} | "
+            f"{r['runtime_s']:.0f} s |"
         )
     return "\n".join(lines)
 
@@ -103,6 +123,10 @@ def replace_section(text: str, name: str, body: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--report", type=Path, default=ROOT / "report" / "results.json")
+    parser.add_argument(
+        "--long-report", type=Path, default=ROOT / "report-long" / "results.json",
+        help="results.json of a `kexue reproduce ... --long --out report-long` run",
+    )  # fmt: skip
     args = parser.parse_args()
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
@@ -112,6 +136,13 @@ def main() -> None:
         )
     else:
         print(f"{args.report} not found: run `kexue reproduce` first; reproduction table unchanged")
+    if args.long_report.exists():
+        long = json.loads(args.long_report.read_text())
+        if long["environment"].get("size") != "long":
+            raise SystemExit(f"{args.long_report} is not a --long run")
+        text = replace_section(text, "repro-long-table", long_table(long))
+    else:
+        print(f"{args.long_report} not found: long-run table unchanged")
     benches = load_benchmarks()
     text = replace_section(text, "bench-table", benchmark_table(benches))
     readme.write_text(text, encoding="utf-8")

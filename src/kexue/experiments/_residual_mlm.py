@@ -142,7 +142,7 @@ def compare_residual_schemes(
     The character-level STS-B masked LM of A2 (batch 16 × 64 characters, AdamW, linear decay);
     the scheduled α rises linearly from 0 to 1 over ``alpha_warmup`` steps. Returns one record per
     variant: held-out loss/accuracy, the mean of the last 10 % of training losses, a thinned loss
-    curve and whether every loss was finite.
+    curve, whether every loss was finite and the first step whose loss was not (``diverged_at``).
     """
     from kexue.experiments._mlm import evaluate_mlm, stsb_corpus, train_mlm
 
@@ -180,6 +180,9 @@ def compare_residual_schemes(
                 "test_accuracy": ev["accuracy"],
                 "train_loss_final": sum(tail) / len(tail),
                 "finite": all(math.isfinite(x) for x in losses),
+                "diverged_at": next(
+                    (i for i, x in enumerate(losses) if not math.isfinite(x)), None
+                ),
                 "curve": losses[:: max(1, steps // 50)],
             }
         )

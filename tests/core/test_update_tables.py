@@ -1,0 +1,42 @@
+"""scripts/update_tables.py: the README tables are rendered from results files, markers kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from scripts.update_tables import long_table, replace_section, reproduction_table
+
+
+def _results(size: str) -> dict[str, Any]:
+    env = {"size": size, "seed": 0, "cpu_count": 2, "versions": {"torch": "2.13.0"}}
+    row = {
+        "id": "A2",
+        "name": "RealFormer",
+        "url": "https://kexue.fm/archives/8005",
+        "article_figure": "a | b",
+        "summary": "loss 2.3",
+        "verdict": "PASS",
+        "runtime_s": 61.4,
+        "config": {"layers": 4, "lr": 0.002},
+    }
+    return {
+        "environment": {**env, "date": "2026-11-22T00:00:00"},
+        "passed": 1,
+        "total": 1,
+        "techniques": [row],
+    }
+
+
+def test_tables_render_rows_and_escape_pipes() -> None:
+    full = reproduction_table(_results("full"))
+    assert "full size" in full and "| A2 | RealFormer |" in full and "a \\| b" in full
+    long = long_table(_results("long"))
+    assert "A2 --long" in long and "layers=4, lr=0.002" in long and "| 61 s |" in long
+
+
+def test_replace_section_keeps_markers_and_requires_them() -> None:
+    text = "x\n<!-- t:start -->\nold\n<!-- t:end -->\ny"
+    assert replace_section(text, "t", "new") == "x\n<!-- t:start -->\nnew\n<!-- t:end -->\ny"
+    with pytest.raises(SystemExit, match="markers"):
+        replace_section("no markers", "t", "new")
