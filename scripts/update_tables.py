@@ -47,18 +47,21 @@ def reproduction_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def long_table(results: dict[str, Any]) -> str:
+def long_table(results: dict[str, Any], default: dict[str, Any] | None = None) -> str:
+    """The ``--long`` runs; with the default run's results, only the settings that differ."""
     env = results["environment"]
+    base = {r["id"]: r["config"] for r in (default or {}).get("techniques", [])}
     lines = [
         f"Measured by `kexue reproduce {' '.join(r['id'] for r in results['techniques'])} --long` "
         f"(seed {env['seed']}, {env['cpu_count']} CPU cores, torch "
         f"{env['versions'].get('torch', '?')}, {env['date'][:10]}).",
         "",
-        "| id | long configuration | our figure | verdict | time |",
+        "| id | long configuration (what differs from the default) | our figure | verdict | time |",
         "|---|---|---|---|---|",
     ]
     for r in results["techniques"]:
-        cfg = ", ".join(f"{k}={_fmt(v)}" for k, v in r["config"].items())
+        full = base.get(r["id"], {})
+        cfg = ", ".join(f"{k}={_fmt(v)}" for k, v in r["config"].items() if full.get(k) != v)
         lines.append(
             f"| {r['id']} | {_cell(cfg)} | {_cell(r['summary'])} | {r['verdict']} | "
             f"{r['runtime_s']:.0f} s |"
@@ -114,10 +117,10 @@ def benchmarks_doc(benches: list[dict[str, Any]]) -> str:
 
 
 def replace_section(text: str, name: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.DOTALL)
+    pattern = re.compile(rf"(<!-- {name}:start -->\n)(?:.*?\n)?(<!-- {name}:end -->)", re.DOTALL)
     if not pattern.search(text):
         raise SystemExit(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> markers")
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
 def main() -> None:
@@ -130,17 +133,16 @@ def main() -> None:
     args = parser.parse_args()
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    if args.report.exists():
-        text = replace_section(
-            text, "repro-table", reproduction_table(json.loads(args.report.read_text()))
-        )
+    default = json.loads(args.report.read_text()) if args.report.exists() else None
+    if default is not None:
+        text = replace_section(text, "repro-table", reproduction_table(default))
     else:
         print(f"{args.report} not found: run `kexue reproduce` first; reproduction table unchanged")
     if args.long_report.exists():
         long = json.loads(args.long_report.read_text())
         if long["environment"].get("size") != "long":
             raise SystemExit(f"{args.long_report} is not a --long run")
-        text = replace_section(text, "repro-long-table", long_table(long))
+        text = replace_section(text, "repro-long-table", long_table(long, default))
     else:
         print(f"{args.long_report} not found: long-run table unchanged")
     benches = load_benchmarks()

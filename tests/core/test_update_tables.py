@@ -33,10 +33,15 @@ def test_tables_render_rows_and_escape_pipes() -> None:
     assert "full size" in full and "| A2 | RealFormer |" in full and "a \\| b" in full
     long = long_table(_results("long"))
     assert "A2 --long" in long and "layers=4, lr=0.002" in long and "| 61 s |" in long
+    default = _results("full")
+    default["techniques"][0]["config"] = {"layers": 3, "lr": 0.002}
+    assert "| layers=4 |" in long_table(_results("long"), default)  # only what differs
 
 
 def test_replace_section_keeps_markers_and_requires_them() -> None:
     text = "x\n<!-- t:start -->\nold\n<!-- t:end -->\ny"
     assert replace_section(text, "t", "new") == "x\n<!-- t:start -->\nnew\n<!-- t:end -->\ny"
+    empty = "<!-- t:start -->\n<!-- t:end -->"
+    assert replace_section(empty, "t", "new") == "<!-- t:start -->\nnew\n<!-- t:end -->"
     with pytest.raises(SystemExit, match="markers"):
         replace_section("no markers", "t", "new")

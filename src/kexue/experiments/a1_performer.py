@@ -315,5 +315,7 @@ EXPERIMENT = Experiment(
     "(performer-pytorch masks values only). The feature stabiliser subtracts the max of the whole "
     "exponent sWx - s^2|x|^2/2, not of sWx as in google-research/performer-pytorch: with the "
     "reference form and eps=1e-4 MiniLM's large-norm queries/keys push all features below eps and "
-    "the swapped model's cosine stays near 0.5 for every m (measured up to m=4096).",
+    "the swapped model's cosine stays near 0.5 for every m (measured up to m=4096). Sizes: the "
+    "default distils for 80 steps (batch 12, lr 2e-4) and closes ≈69 % of the Spearman gap; "
+    "``--long`` (250 pairs, 150 steps, batch 16, lr 1e-4) closes ≈81 % (cosine 0.618 → 0.863).",
 )
