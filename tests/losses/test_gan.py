@@ -286,6 +286,7 @@ def test_random_interpolation_uses_generator() -> None:
         ({"p": "6"}, TypeError, "p"),
         ({"points": "mid"}, ValueError, "points"),
         ({"reduction": "avg"}, ValueError, "reduction"),
+        ({"reduction": None}, TypeError, "reduction"),
         ({"points": "interpolates", "alpha": torch.full((4,), 2.0)}, ValueError, "alpha"),
         ({"points": "interpolates", "alpha": torch.ones(3)}, ValueError, "alpha"),
     ],

@@ -143,6 +143,8 @@ def test_bad_input() -> None:
         gaussian_kl_standard_normal(m, torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="reduction"):
         gaussian_kl_standard_normal(m, m, reduction="batchmean")
+    with pytest.raises(TypeError, match="reduction"):
+        gaussian_kl_standard_normal(m, m, reduction=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="mean"):
         reparameterize(torch.tensor(0.0), torch.tensor(0.0))
     layer = VariationalBottleneck(3, 2)

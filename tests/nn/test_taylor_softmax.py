@@ -265,6 +265,8 @@ def test_modules_match_functional_and_validate_order() -> None:
         TaylorCrossEntropyLoss(order=2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reduction"):
         TaylorCrossEntropyLoss(reduction="avg")
+    with pytest.raises(TypeError, match="reduction"):
+        TaylorCrossEntropyLoss(reduction=0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from kexue._validate import (
     check_ndim,
     check_nonempty,
     check_positive,
+    check_reduction,
     check_same_shape,
 )
 
@@ -54,14 +55,12 @@ __all__ = [
 ]
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
-_REDUCTIONS = ("mean", "sum", "none")
 _POINTS = ("samples", "interpolates", "real", "fake")
 _CONVENTIONS = ("critic", "energy")
 
 
 def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_reduction(reduction)
     return x.mean() if reduction == "mean" else x.sum() if reduction == "sum" else x
 
 

@@ -30,12 +30,11 @@ from kexue._validate import (
     check_floating,
     check_ndim,
     check_nonempty,
+    check_reduction,
     check_same_shape,
 )
 
 __all__ = ["VariationalBottleneck", "gaussian_kl_standard_normal", "reparameterize"]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _cdtype(x: torch.Tensor) -> torch.dtype:
@@ -87,8 +86,7 @@ def gaussian_kl_standard_normal(
         tensor(0.5000)
     """
     m, lv = _moments(mean, log_var)
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_reduction(reduction)
     cd = _cdtype(m)
     mc, vc = m.to(cd), lv.to(cd)
     kl = 0.5 * (mc.square() + torch.expm1(vc) - vc).sum(-1)

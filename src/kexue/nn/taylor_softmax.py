@@ -24,7 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty, check_tensor
+from kexue._validate import (
+    check_finite,
+    check_floating,
+    check_ndim,
+    check_nonempty,
+    check_reduction,
+    check_tensor,
+)
 from kexue._validate import compute_dtype as _compute_dtype
 
 __all__ = [
@@ -36,8 +43,6 @@ __all__ = [
     "taylor_minimum",
     "taylor_softmax",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_order(order: object, *, even: bool) -> int:
@@ -406,8 +411,7 @@ def taylor_cross_entropy(
             f"target must have shape {want} for logits of shape {tuple(logits.shape)}, "
             f"got {tuple(t.shape)}"
         )
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_reduction(reduction)
     valid = t != ignore_index
     if bool(((t < 0) | (t >= logits.shape[1]))[valid].any()):
         raise ValueError(
@@ -473,8 +477,7 @@ class TaylorCrossEntropyLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.order = _check_order(order, even=True)
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        check_reduction(reduction)
         self.reduction = reduction
         self.ignore_index = ignore_index
         self.monotone = monotone
