@@ -9,6 +9,12 @@ r"""Residual-connection schemes: Post-Norm, Pre-Norm, ReZero/SkipInit and the sc
 * Scheduled α (the article's preferred variant): :math:`\alpha_t` is *not* learned; it is raised by
   a fixed small step every iteration until it reaches 1, then frozen (:func:`set_residual_alpha_`).
 
+Measured caveat (``kexue reproduce A5 --long``): with no normalisation anywhere in the blocks, a
+12-layer (24 sub-layer) masked LM with the scheduled α diverged once α passed ≈0.65 (ramp over 500
+steps), while ReZero (learned α, which stays small) and Pre-Norm trained. The article gives no numbers
+for its variant; with α → 1 the blocks must keep the stream bounded themselves (e.g. a depth-scaled
+initialisation of each branch's last layer).
+
 Reference:
     Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620 ;
     Bachlechner et al., "ReZero is All You Need", 2020; De & Smith, "SkipInit", NeurIPS 2020.
