@@ -118,3 +118,16 @@ def test_broken_experiment_module_is_reported_not_fatal(tmp_path: Path) -> None:
     t = replace(registry.implemented()[0], experiment="kexue.experiments._no_such_module")
     outcome = run_one(t, size="quick", figure_dir=tmp_path)
     assert outcome.verdict == "ERROR" and "ModuleNotFoundError" in (outcome.error or "")
+
+
+def test_reproduce_long_without_long_config_runs_full(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from kexue.experiments.runner import load_experiment
+
+    exp = load_experiment(registry.get("D2"))
+    assert exp.long is None  # D2 has no LONG size: --long runs FULL and records size "long"
+    main(["reproduce", "D2", "--long", "--no-progress", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["environment"]["size"] == "long"
+    assert results["techniques"][0]["config"] == json.loads(json.dumps(asdict(exp.full)))
