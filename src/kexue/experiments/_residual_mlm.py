@@ -183,6 +183,7 @@ def compare_residual_schemes(
                 "diverged_at": next(
                     (i for i, x in enumerate(losses) if not math.isfinite(x)), None
                 ),
+                "curve_stride": max(1, steps // 50),
                 "curve": losses[:: max(1, steps // 50)],
             }
         )

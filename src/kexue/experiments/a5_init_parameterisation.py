@@ -256,7 +256,6 @@ def run(config: Config, seed: int) -> dict[str, Any]:
         "depths": list(config.depths),
         "training": training,
         "training_unigram_loss": unigram if training else None,
-        "training_steps": config.train_steps if training else 0,
         "table": [
             {
                 "columns": [
@@ -447,12 +446,10 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
     a2.set_ylabel("mean max attention probability (64 keys)")
     a2.legend(fontsize=8)
     if training:
-        a3, n = axes[2], len(training[0]["curve"])
-        stride = (
-            max(1, round(metrics["training_steps"] / n)) if metrics.get("training_steps") else 1
-        )
+        a3 = axes[2]
         for r in training:
-            (line,) = a3.plot([i * stride for i in range(n)], r["curve"], lw=1, label=r["variant"])
+            steps = [i * r["curve_stride"] for i in range(len(r["curve"]))]
+            (line,) = a3.plot(steps, r["curve"], lw=1, label=r["variant"])
             if r.get("diverged_at") is not None:  # mark where the loss stopped being finite
                 finite = [x for x in r["curve"] if isinstance(x, float) and math.isfinite(x)]
                 a3.plot(r["diverged_at"], finite[-1] if finite else 3.0, "x", ms=9, mew=2,
