@@ -15,7 +15,7 @@ import math
 import torch
 
 from bench._common import median_time, write_result
-from kexue.nn.taylor_softmax import taylor_softmax
+from kexue.transformer.taylor_softmax import taylor_softmax
 
 
 def anchor_taylor_softmax(x: torch.Tensor, order: int, dim: int = -1) -> torch.Tensor:

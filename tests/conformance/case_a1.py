@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from kexue.nn.linear_attention import linear_attention
-from kexue.nn.performer import (
+from kexue.transformer.linear_attention import linear_attention
+from kexue.transformer.performer import (
     PerformerAttention,
     favor_attention,
     gaussian_orthogonal_random_matrix,

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from kexue.nn.realformer import RealFormerAttention, RealFormerState, realformer_attention
+from kexue.transformer.realformer import RealFormerAttention, RealFormerState, realformer_attention
 
 from .case import Args, BadInput, Case
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from kexue.nn.position import (
+from kexue.transformer.position import (
     HierarchicalPositionEmbedding,
     hierarchical_position_embedding,
     hierarchical_position_table,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kexue.nn.attention_scale import SoftmaxPlus, attention_entropy, softmax_plus
+from kexue.transformer.attention_scale import SoftmaxPlus, attention_entropy, softmax_plus
 
 from .case import Args, BadInput, Case
 

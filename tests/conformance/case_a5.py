@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from kexue.nn.init import trunc_normal, trunc_normal_
-from kexue.nn.ntk import ntk_linear
-from kexue.nn.residual import residual_step
+from kexue.transformer.ntk import ntk_linear
+from kexue.transformer.residual import residual_step
 
 from .case import Args, BadInput, Case
 

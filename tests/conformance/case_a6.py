@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kexue.nn.taylor_softmax import (
+from kexue.transformer.taylor_softmax import (
     TaylorCrossEntropyLoss,
     TaylorSoftmax,
     log_taylor_softmax,

@@ -7,13 +7,13 @@ from typing import Any
 
 import torch
 
-from kexue.nn.attention import (
+from kexue.transformer.attention import (
     SoftmaxAttention,
     entropy_invariant_factor,
     masked_softmax,
     softmax_attention,
 )
-from kexue.nn.pretrained import mean_pooling
+from kexue.transformer.pretrained import mean_pooling
 
 from .case import Args, BadInput, Case
 

@@ -1,4 +1,4 @@
-"""Tests for kexue.nn.attention: exact softmax attention cores and their plug-in conventions."""
+"""Tests for kexue.transformer.attention: exact softmax attention cores and their plug-in conventions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kexue.nn.attention import (
+from kexue.transformer.attention import (
     Attention,
     SoftmaxAttention,
     entropy_invariant_factor,
@@ -118,7 +118,9 @@ def test_padding_equals_dropping_keys(lengths: list[int], order: int | None) -> 
 
 
 def test_taylor_softmax_plug_in_matches_manual() -> None:
-    a6 = pytest.importorskip("kexue.nn.taylor_softmax", reason="A6 Taylor softmax not present")
+    a6 = pytest.importorskip(
+        "kexue.transformer.taylor_softmax", reason="A6 Taylor softmax not present"
+    )
     q, k, v = _qkv()
     fn = partial(a6.taylor_softmax, order=2)
     got = softmax_attention(q, k, v, softmax_fn=fn)

@@ -1,4 +1,4 @@
-"""Tests for kexue.nn.attention_scale: softmax_plus and attention entropy (entropy-invariant scale)."""
+"""Tests for kexue.transformer.attention_scale: softmax_plus and attention entropy (entropy-invariant scale)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import entropy as scipy_entropy
 
-from kexue.nn.attention import softmax_attention
-from kexue.nn.attention_scale import SoftmaxPlus, attention_entropy, softmax_plus
+from kexue.transformer.attention import softmax_attention
+from kexue.transformer.attention_scale import SoftmaxPlus, attention_entropy, softmax_plus
 
 D64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tests for kexue.nn.performer (FAVOR+) and kexue.nn.linear_attention."""
+"""Tests for kexue.transformer.performer (FAVOR+) and kexue.transformer.linear_attention."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 from scipy.stats import chi
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from kexue.nn.attention import softmax_attention
-from kexue.nn.linear_attention import linear_attention
-from kexue.nn.performer import (
+from kexue.transformer.attention import softmax_attention
+from kexue.transformer.bert import BertConfig, BertModel
+from kexue.transformer.linear_attention import linear_attention
+from kexue.transformer.performer import (
     PerformerAttention,
     favor_attention,
     gaussian_orthogonal_random_matrix,
     positive_random_features,
 )
-from kexue.nn.transformer import BertConfig, BertModel
 
 D64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tests for kexue.nn.position: hierarchical decomposition of trained absolute position embeddings."""
+"""Tests for kexue.transformer.position: hierarchical decomposition of trained absolute position embeddings."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kexue.data import DataNotFoundError, source_path
-from kexue.nn.position import (
+from kexue.transformer.bert import BertConfig, BertModel
+from kexue.transformer.position import (
     HierarchicalPositionEmbedding,
     extend_positions_,
     hierarchical_position_embedding,
     hierarchical_position_table,
 )
-from kexue.nn.transformer import BertConfig, BertModel
 
 D64 = torch.float64
 
@@ -148,7 +148,7 @@ def _minilm_dir() -> Path:
 
 
 def test_minilm_extended_to_2048_and_8192() -> None:
-    from kexue.nn.pretrained import BertTokenizer, load_pretrained
+    from kexue.transformer.pretrained import BertTokenizer, load_pretrained
 
     path = _minilm_dir()
     model = load_pretrained(path)

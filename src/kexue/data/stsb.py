@@ -1,4 +1,4 @@
-"""English STS benchmark (STS-B) from the shared data folder: sentence pairs with gold similarity.
+"""English STS benchmark (STS-B), shipped with kexue: sentence pairs with gold similarity.
 
 The files ``sts-{train,dev,test}.csv`` are tab-separated (never CSV-quoted: sentences contain bare
 ``"``) with columns genre, file, year, id, score, sentence 1, sentence 2 and, in some rows, two
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from kexue.data.locate import shared_file
+from kexue.data.locate import read_text
 
 __all__ = ["SPLITS", "StsbSplit", "load_stsb", "stsb_sentences"]
 
@@ -37,26 +37,27 @@ class StsbSplit:
         return len(self.score)
 
 
-def load_stsb(split: Split = "test") -> StsbSplit:
+def load_stsb(split: Split = "test", *, strip: bool = True) -> StsbSplit:
     """Read one STS-B split (5,749 / 1,500 / 1,379 pairs).
 
     Args:
         split: ``"train"``, ``"dev"`` or ``"test"``.
+        strip: strip surrounding whitespace from the sentences (311 train / 12 test sentences carry
+            some); ``False`` keeps the fields byte-for-byte as in the file.
 
     Returns:
         The pairs in file order.
 
     Raises:
         ValueError: unknown ``split``.
-        kexue.data.DataNotFoundError: the shared data folder or the file is missing.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    text = shared_file("stsb", f"sts-{split}.csv").read_text(encoding="utf-8")
+    text = read_text("stsb", f"sts-{split}.csv")
     rows = [line.split("\t") for line in text.splitlines() if line.strip()]
     return StsbSplit(
-        sentence1=tuple(r[5].strip() for r in rows),
-        sentence2=tuple(r[6].strip() for r in rows),
+        sentence1=tuple(r[5].strip() if strip else r[5] for r in rows),
+        sentence2=tuple(r[6].strip() if strip else r[6] for r in rows),
         score=tuple(float(r[4]) for r in rows),
         genre=tuple(r[0] for r in rows),
     )

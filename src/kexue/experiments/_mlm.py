@@ -8,7 +8,7 @@ slices of the training stream; evaluation uses the first ``n_tokens`` of the tes
 windows of the test length, so every length scores the same tokens.
 
 Masking: 15 % of the non-special tokens become ``[MASK]``; the loss is the cross-entropy at masked
-positions only. Models are small :class:`~kexue.nn.transformer.BertModel` encoders with a tied
+positions only. Models are small :class:`~kexue.transformer.bert.BertModel` encoders with a tied
 output layer; ``rope=True`` zeroes and freezes the absolute position table and applies rotary
 position embeddings to ``q``/``k`` inside the attention core (so any test length works).
 """
@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue.nn.attention import Attention, SoftmaxAttention
-from kexue.nn.attention_ops import masked_softmax
-from kexue.nn.attention_scale import attention_entropy
-from kexue.nn.transformer import AttentionSpec, BertConfig, BertModel
+from kexue.transformer.attention import Attention, SoftmaxAttention
+from kexue.transformer.attention_ops import masked_softmax
+from kexue.transformer.attention_scale import attention_entropy
+from kexue.transformer.bert import AttentionSpec, BertConfig, BertModel
 
 __all__ = [
     "MASK",
@@ -88,7 +88,7 @@ def stsb_corpus(level: str = "char", max_vocab: int = 4000) -> TokenCorpus:
         return TokenCorpus(train, test, N_SPECIAL + len(chars), float((test == UNK).float().mean()))
     if level != "wordpiece":
         raise ValueError(f"level must be 'char' or 'wordpiece', got {level!r}")
-    from kexue.nn.pretrained import BertTokenizer
+    from kexue.transformer.pretrained import BertTokenizer
 
     tok = BertTokenizer(max_length=None).tokenizer
 
@@ -185,8 +185,8 @@ class AttentionProbe(Attention):
         mask: torch.Tensor | None = None,
         state: Any = None,
     ) -> tuple[torch.Tensor, Any]:
-        from kexue.nn.attention_ops import entropy_invariant_factor, normalize_mask
-        from kexue.nn.realformer import RealFormerAttention
+        from kexue.transformer.attention_ops import entropy_invariant_factor, normalize_mask
+        from kexue.transformer.realformer import RealFormerAttention
 
         out, new_state = self.inner(q, k, v, mask, state)
         if self.keep:

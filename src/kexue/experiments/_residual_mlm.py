@@ -1,7 +1,7 @@
 r"""A masked LM whose residual connections follow one scheme of A5, for the training comparison.
 
 The model mirrors :func:`kexue.experiments._mlm.tiny_masked_lm` (character-level STS-B masked LM,
-RoPE, tied output layer) but is built from :class:`~kexue.nn.residual.ResidualBlock` sub-layers
+RoPE, tied output layer) but is built from :class:`~kexue.transformer.residual.ResidualBlock` sub-layers
 (attention, then a GELU FFN of width ``2 * hidden``) so the scheme is a constructor argument:
 ``"post_norm"`` (BERT), ``"pre_norm"`` (a final LayerNorm added), ``"rezero"`` (α learned) or
 ``"scheduled"`` (α a buffer raised by :func:`scheduled_alpha` each step; the article's preferred
@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from kexue.experiments._mlm import rotary
-from kexue.nn.attention import softmax_attention
-from kexue.nn.residual import ResidualBlock, Scheme, set_residual_alpha_
+from kexue.transformer.attention import softmax_attention
+from kexue.transformer.residual import ResidualBlock, Scheme, set_residual_alpha_
 
 __all__ = ["VARIANTS", "ResidualMaskedLM", "compare_residual_schemes", "scheduled_alpha"]
 
@@ -71,7 +71,7 @@ class ResidualMaskedLM(nn.Module):
 
     Args:
         vocab: vocabulary size. hidden: model width. layers: attention+FFN pairs. heads: heads.
-        scheme: the residual scheme of every sub-layer (see :mod:`kexue.nn.residual`).
+        scheme: the residual scheme of every sub-layer (see :mod:`kexue.transformer.residual`).
         seed: seeds the weight initialisation (same seed ⇒ same branch weights for every scheme).
     """
 

@@ -48,17 +48,20 @@ LONG = Config(n_pairs=250, ft_steps=150, ft_batch=16, ft_lr=1e-4)
 
 
 def _train_sentences(n: int) -> list[str]:
-    from kexue.data import shared_file
+    from kexue.data import load_stsb
 
-    text = shared_file("stsb", "sts-train.csv").read_text(encoding="utf-8")
-    rows = [line.split("\t") for line in text.splitlines() if line]  # tabs only: no CSV quoting
-    seen = list(dict.fromkeys(s for r in rows for s in (r[5], r[6])))  # unique, file order
+    train = load_stsb("train", strip=False)
+    pairs = zip(train.sentence1, train.sentence2, strict=True)
+    seen = list(dict.fromkeys(s for pair in pairs for s in pair))  # unique, file order
     step = max(len(seen) // n, 1)
     return seen[::step][:n]
 
 
 def _unbiasedness(n_draws: int, seed: int) -> dict[str, float]:
-    from kexue.nn.performer import gaussian_orthogonal_random_matrix, positive_random_features
+    from kexue.transformer.performer import (
+        gaussian_orthogonal_random_matrix,
+        positive_random_features,
+    )
 
     g = torch.Generator().manual_seed(seed)
     d = m = 16
@@ -83,7 +86,7 @@ def _unbiasedness(n_draws: int, seed: int) -> dict[str, float]:
 
 
 def _factory(m: int, seed: int, redraw: int | None = None) -> Any:
-    from kexue.nn.performer import PerformerAttention
+    from kexue.transformer.performer import PerformerAttention
 
     def make(layer: int) -> PerformerAttention:
         g = torch.Generator().manual_seed(1000 * seed + 17 * m + layer)
@@ -97,7 +100,7 @@ def _scores(
 ) -> tuple[float, float, torch.Tensor]:
     from scipy.stats import spearmanr
 
-    from kexue.nn.pretrained import encode_sentences
+    from kexue.transformer.pretrained import encode_sentences
 
     model.eval()
     emb = encode_sentences(a + b, model, tok, batch_size=64)
@@ -128,7 +131,7 @@ def _adam_step(
 def _finetune(
     model: Any, teacher: Any, tok: Any, texts: list[str], config: Config, seed: int
 ) -> list[float]:
-    from kexue.nn.pretrained import mean_pooling
+    from kexue.transformer.pretrained import mean_pooling
 
     for mod in model.modules():  # distillation: no dropout
         if isinstance(mod, torch.nn.Dropout):
@@ -158,7 +161,7 @@ def _finetune(
 def run(config: Config, seed: int) -> dict[str, Any]:
     """Unbiasedness, the zero-shot m-sweep on MiniLM, then the distillation fine-tune."""
     from kexue.experiments.a7_pretrained_encoder import _stsb_test
-    from kexue.nn.pretrained import BertTokenizer, load_pretrained
+    from kexue.transformer.pretrained import BertTokenizer, load_pretrained
 
     torch.manual_seed(seed)
     unb = _unbiasedness(config.n_draws, seed)

@@ -48,7 +48,7 @@ LONG = Config(layers=4, steps=300)
 
 def _model(variant: str, config: Config, vocab: int) -> Any:
     from kexue.experiments._mlm import tiny_masked_lm
-    from kexue.nn.realformer import RealFormerAttention
+    from kexue.transformer.realformer import RealFormerAttention
 
     return tiny_masked_lm(
         vocab,

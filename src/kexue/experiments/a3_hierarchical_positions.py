@@ -1,7 +1,7 @@
 """A3 — hierarchical position decomposition: MiniLM (512 positions) reads 1k-token documents.
 
 1. **Identity.** all-MiniLM-L6-v2 is extended to 2,048 and 8,192 positions with
-   :func:`~kexue.nn.position.extend_positions_`: the first 512 embeddings must be bit-identical, the
+   :func:`~kexue.transformer.position.extend_positions_`: the first 512 embeddings must be bit-identical, the
    outputs on ordinary (≤ 512-token) STS-B sentences bit-identical to the unextended model, and the
    rows beyond 512 must equal :math:`\\alpha u_i+(1-\\alpha)u_j` computed independently in float64.
 2. **Needle retrieval.** Documents of ``doc_tokens`` word pieces are built from shuffled STS-B
@@ -133,7 +133,7 @@ def _retrieval(docs: list[torch.Tensor], queries: list[torch.Tensor]) -> dict[st
 
 def _identity(model: Any, tok: Any, config: Config) -> dict[str, float]:
     from kexue.data.stsb import stsb_sentences
-    from kexue.nn.position import extend_positions_
+    from kexue.transformer.position import extend_positions_
 
     original = model.embeddings.position_embeddings.weight.detach().clone()
     sents = stsb_sentences("test")[: config.n_identity]
@@ -158,8 +158,8 @@ def _identity(model: Any, tok: Any, config: Config) -> dict[str, float]:
 
 def run(config: Config, seed: int) -> dict[str, Any]:
     """Identity checks, then needle retrieval for truncation, hierarchical α's and tiling."""
-    from kexue.nn.position import extend_positions_
-    from kexue.nn.pretrained import BertTokenizer, load_pretrained
+    from kexue.transformer.position import extend_positions_
+    from kexue.transformer.pretrained import BertTokenizer, load_pretrained
 
     torch.manual_seed(seed)
     model, tok = load_pretrained(), BertTokenizer(max_length=None)

@@ -67,7 +67,7 @@ LONG = Config(seeds=4)  # the accuracy gap is seed-sensitive: more seeds
 
 
 def _sphere_entropy(config: Config, seed: int) -> dict[str, list[float]]:
-    from kexue.nn.attention_scale import attention_entropy
+    from kexue.transformer.attention_scale import attention_entropy
 
     d = 64
     g = torch.Generator().manual_seed(seed)
@@ -90,7 +90,7 @@ def _sphere_entropy(config: Config, seed: int) -> dict[str, list[float]]:
 
 def _model(scale: str, config: Config, vocab: int) -> Any:
     from kexue.experiments._mlm import tiny_masked_lm
-    from kexue.nn.attention import SoftmaxAttention
+    from kexue.transformer.attention import SoftmaxAttention
 
     return tiny_masked_lm(
         vocab,

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kexue.experiments.base import Check, Experiment, at_least, at_most, within
-from kexue.nn.residual import Scheme
+from kexue.transformer.residual import Scheme
 
 __all__ = ["EXPERIMENT", "FULL", "LONG", "QUICK", "Config", "check", "plot", "run", "summary"]
 
@@ -75,7 +75,7 @@ class _SelfAttention(nn.Module):
         self.q, self.k, self.v, self.o = (_lin(WIDTH, WIDTH, s, g) for _ in range(4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from kexue.nn.attention import softmax_attention
+        from kexue.transformer.attention import softmax_attention
 
         b, t, _ = x.shape
 
@@ -97,7 +97,7 @@ def _digits(n_seq: int) -> torch.Tensor:
 
 def _stack(x0: torch.Tensor, depth: int, scheme: Scheme, seed: int) -> dict[str, Any]:
     """Forward + backward through ``depth`` residual sub-layers; identity-path coefficient on x0."""
-    from kexue.nn.residual import ResidualBlock
+    from kexue.transformer.residual import ResidualBlock
 
     g = torch.Generator().manual_seed(seed)
     blocks = [
@@ -158,7 +158,7 @@ def _attention_saturation(seed: int) -> list[list[Any]]:
 
 def _ntk_vs_standard(x: torch.Tensor, lr: float, seed: int) -> dict[str, float]:
     from kexue.nn.init import trunc_normal_
-    from kexue.nn.ntk import NTKLinear
+    from kexue.transformer.ntk import NTKLinear
 
     torch.manual_seed(seed)
     m = x.shape[-1]

@@ -22,7 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from kexue.experiments.base import Check, Experiment, at_least, at_most, jsonable
-from kexue.nn.taylor_softmax import taylor_cross_entropy, taylor_exp, taylor_minimum, taylor_softmax
+from kexue.transformer.taylor_softmax import (
+    taylor_cross_entropy,
+    taylor_exp,
+    taylor_minimum,
+    taylor_softmax,
+)
 
 # The article's table (x_n^*, f_n(x_n^*)), digits as printed.
 ARTICLE_MINIMA = {

@@ -40,11 +40,10 @@ FULL = Config(n_pairs=None, batch_size=64, n_equiv=64)
 
 
 def _stsb_test() -> tuple[list[str], list[str], list[float]]:
-    from kexue.data import shared_file
+    from kexue.data import load_stsb
 
-    text = shared_file("stsb", "sts-test.csv").read_text(encoding="utf-8")
-    rows = [line.split("\t") for line in text.splitlines() if line]  # tabs only: no CSV quoting
-    return [r[5] for r in rows], [r[6] for r in rows], [float(r[4]) for r in rows]
+    test = load_stsb("test", strip=False)
+    return list(test.sentence1), list(test.sentence2), list(test.score)
 
 
 def _max_err(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
@@ -57,7 +56,7 @@ def _versus_transformers(model: Any, enc: dict[str, torch.Tensor]) -> dict[str, 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the folder is local; never use the network
     import transformers
 
-    from kexue.nn.pretrained import default_model_dir, mean_pooling
+    from kexue.transformer.pretrained import default_model_dir, mean_pooling
 
     ids, mask = enc["input_ids"], enc["attention_mask"]
     ours = model(ids, mask).last_hidden_state
@@ -79,8 +78,8 @@ def run(config: Config, seed: int) -> dict[str, Any]:
     """Equivalence checks on STS-B sentences, then STS-B test Spearman of the sentence vectors."""
     from scipy.stats import spearmanr
 
-    from kexue.nn.attention import SoftmaxAttention
-    from kexue.nn.pretrained import BertTokenizer, encode_sentences, load_pretrained
+    from kexue.transformer.attention import SoftmaxAttention
+    from kexue.transformer.pretrained import BertTokenizer, encode_sentences, load_pretrained
 
     torch.manual_seed(seed)
     model, tok = load_pretrained(), BertTokenizer()

@@ -94,15 +94,14 @@ def load_stsb_tfidf() -> tuple[Any, list[tuple[int, int]]]:
 
     import scipy.sparse
 
-    from kexue.data import shared_file
+    from kexue.data import load_stsb
 
     index: dict[str, int] = {}
     pairs = []
-    with open(shared_file("stsb", "sts-train.csv"), encoding="utf-8") as f:
-        for line in f:
-            cols = line.rstrip("\n").split("\t")  # bare quotes inside sentences: no CSV parsing
-            a, b = (index.setdefault(s, len(index)) for s in (cols[5], cols[6]))
-            pairs.append((a, b))
+    train = load_stsb("train", strip=False)
+    for s1, s2 in zip(train.sentence1, train.sentence2, strict=True):
+        a, b = (index.setdefault(s, len(index)) for s in (s1, s2))
+        pairs.append((a, b))
     token = re.compile(r"(?u)\b\w\w+\b")
     vocab: dict[str, int] = {}
     rows, cols_, vals = [], [], []

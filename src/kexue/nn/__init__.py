@@ -1,1 +1,1 @@
-"""Functional ops and ``nn.Module`` s: attention variants, softmax variants, smooth activations."""
+"""Generic layers: smooth activations, initialisation, the variational information bottleneck."""

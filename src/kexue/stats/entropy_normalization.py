@@ -78,7 +78,7 @@ def entropy_invariant_scale(
     entropy from growing with the number :math:`n` of attended keys; it equals :math:`1/\sqrt d` at
     :math:`n=\text{base}`. Entropy normalisation (:func:`entropy_normalize`) is the exact,
     per-row version of the same idea. For masked batches see
-    :func:`kexue.nn.attention.entropy_invariant_factor`.
+    :func:`kexue.transformer.attention.entropy_invariant_factor`.
 
     Args:
         n: number of attended keys (``>= 1``); an int/float or a tensor of per-query counts.

@@ -1,0 +1,305 @@
+"""Tests for kexue.transformer.taylor_softmax (A6): Taylor softmax from even-order Taylor polynomials of exp."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
+
+from kexue.transformer.taylor_softmax import (
+    TaylorCrossEntropyLoss,
+    TaylorSoftmax,
+    _log_taylor_exp,
+    log_taylor_softmax,
+    taylor_cross_entropy,
+    taylor_exp,
+    taylor_minimum,
+    taylor_softmax,
+)
+
+F64 = torch.float64
+EVEN = st.sampled_from([2, 4, 6, 8, 10, 12, 14, 16])
+SPEC_TABLE = {  # spec/transformer-nlp.md, A6 (the article's table)
+    2: (-1.0, 0.5),
+    4: (-1.59607, 0.270395),
+    6: (-2.18061, 0.149325),
+    8: (-2.759, 0.0832715),
+    10: (-3.33355, 0.0466991),
+}
+
+
+def f_ref(x: np.ndarray, n: int) -> np.ndarray:
+    return sum(x**k / math.factorial(k) for k in range(n + 1))
+
+
+def p_ref(x: np.ndarray, n: int, axis: int = -1) -> np.ndarray:
+    f = f_ref(x, n)
+    return f / f.sum(axis=axis, keepdims=True)
+
+
+# ---------------------------------------------------------------- taylor_exp and the minima
+@pytest.mark.parametrize("n", range(13))
+def test_taylor_exp_matches_series_and_derivative(n: int) -> None:
+    x = torch.linspace(-7, 7, 57, dtype=F64, requires_grad=True)
+    y = taylor_exp(x, n)
+    np.testing.assert_allclose(y.detach().numpy(), f_ref(x.detach().numpy(), n), rtol=1e-12)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    want = f_ref(x.detach().numpy(), n - 1) if n else np.zeros(57)
+    np.testing.assert_allclose(g.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_taylor_exp_gradcheck_and_gradgradcheck() -> None:
+    x = torch.randn(4, 3, dtype=F64, requires_grad=True)
+    for n in (1, 2, 5):
+        assert torch.autograd.gradcheck(lambda t, n=n: taylor_exp(t, n), (x,))
+        assert torch.autograd.gradgradcheck(lambda t, n=n: taylor_exp(t, n), (x,))
+
+
+@given(x=st.floats(-200, 200), n=EVEN)
+def test_even_order_is_positive_and_above_its_minimum(x: float, n: int) -> None:
+    value = float(taylor_exp(torch.tensor([x], dtype=F64), n))
+    _, f_star = taylor_minimum(n)
+    assert value > 0
+    assert value >= f_star * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 7, 9, 11])
+def test_odd_order_goes_negative(n: int) -> None:
+    assert float(taylor_exp(torch.tensor(-2.0 * n, dtype=F64), n)) < 0
+
+
+@pytest.mark.parametrize("n", range(2, 17, 2))
+def test_minimum_matches_scipy_and_closed_form(n: int) -> None:
+    x_star, f_star = taylor_minimum(n)
+    res = minimize_scalar(
+        lambda t: f_ref(np.float64(t), n), bracket=(-n, 0.0), options={"xtol": 1e-12}
+    )
+    assert abs(x_star - res.x) < 1e-6
+    assert abs(f_star - res.fun) < 1e-12
+    assert abs(f_ref(np.float64(x_star), n - 1)) < 1e-13  # critical point: f_{n-1}(x*) = 0
+    assert f_star == pytest.approx(float(taylor_exp(torch.tensor(x_star, dtype=F64), n)), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", sorted(SPEC_TABLE))
+def test_minimum_reproduces_the_article_table(n: int) -> None:
+    x_star, f_star = taylor_minimum(n)
+    assert abs(x_star - SPEC_TABLE[n][0]) < 1e-5
+    assert abs(f_star - SPEC_TABLE[n][1]) < 1e-6
+
+
+# ---------------------------------------------------------------- taylor_softmax
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    n=EVEN,
+    scale=st.floats(0.1, 20),
+    seed=st.integers(0, 2**16),
+)
+def test_softmax_is_positive_sums_to_one_and_matches_reference(
+    shape: list[int], n: int, scale: float, seed: int
+) -> None:
+    x = scale * torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=F64)
+    dim = seed % len(shape)
+    p = taylor_softmax(x, n, dim=dim)
+    assert (p > 0).all()
+    torch.testing.assert_close(p.sum(dim), torch.ones_like(p.sum(dim)), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p.numpy(), p_ref(x.numpy(), n, axis=dim), rtol=1e-10)
+    torch.testing.assert_close(log_taylor_softmax(x, n, dim=dim).exp(), p, rtol=1e-10, atol=0)
+
+
+def test_high_order_approaches_softmax_and_is_not_shift_invariant() -> None:
+    x = torch.randn(3, 6, dtype=F64)
+    torch.testing.assert_close(taylor_softmax(x, 40), x.softmax(-1), rtol=1e-12, atol=1e-14)
+    p2 = taylor_softmax(x, 2)
+    assert (taylor_softmax(x + 3.0, 2) - p2).abs().max() > 1e-2  # unlike softmax
+
+
+def test_gradcheck_softmax_log_softmax_and_cross_entropy() -> None:
+    x = (2 * torch.randn(3, 5, dtype=F64)).requires_grad_()
+    mask = torch.tensor([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    t = torch.tensor([0, 3, 4])
+    for n in (2, 4):
+        assert torch.autograd.gradcheck(lambda z, n=n: taylor_softmax(z, n, mask=mask), (x,))
+        assert torch.autograd.gradcheck(lambda z, n=n: log_taylor_softmax(z, n, dim=0), (x,))
+        assert torch.autograd.gradcheck(lambda z, n=n: taylor_cross_entropy(z, t, n), (x,))
+        assert torch.autograd.gradcheck(lambda z, n=n: taylor_softmax(z, n, monotone=True), (x,))
+
+
+def test_log_space_path_matches_direct_and_has_good_gradients() -> None:
+    # |x| on both sides of 1, where _log_taylor_exp switches formula
+    x = torch.tensor([-30.0, -3.0, -1.0001, -0.9999, 0.0, 0.5, 1.0, 1.0001, 7.0, 1e3], dtype=F64)
+    for n in (2, 4, 10):
+        want = taylor_exp(x, n).log()
+        torch.testing.assert_close(_log_taylor_exp(x, n), want, rtol=1e-13, atol=1e-14)
+        xg = x.clone().requires_grad_()
+        assert torch.autograd.gradcheck(lambda z, n=n: _log_taylor_exp(z, n), (xg,))
+
+
+def test_huge_logits_stay_finite_via_log_space() -> None:
+    x = torch.tensor([[1e200, 2e200, -3e200, 0.0]], dtype=F64)  # f_2 overflows float64
+    p = taylor_softmax(x, 2)
+    torch.testing.assert_close(p, torch.tensor([[1.0, 4.0, 9.0, 0.0]], dtype=F64) / 14)
+    torch.testing.assert_close(log_taylor_softmax(x, 2).exp(), p)
+    x32 = torch.tensor([1e4, -2e4, 1.0])  # f_12 overflows float32 near 8.5e3
+    want = p_ref(x32.double().numpy(), 12)
+    np.testing.assert_allclose(taylor_softmax(x32, 12).numpy(), want, rtol=1e-4, atol=1e-30)
+
+
+def test_mask_gives_exact_zeros_and_equals_softmax_of_the_kept_entries() -> None:
+    x = torch.randn(4, 7, dtype=F64, requires_grad=True)
+    mask = torch.rand(4, 7) > 0.4
+    mask[0] = False
+    mask[1, 0] = True
+    p = taylor_softmax(x, 4, mask=mask)
+    logp = log_taylor_softmax(x, 4, mask=mask)
+    assert (p[~mask] == 0).all() and (p[0] == 0).all()
+    assert torch.isneginf(logp[~mask]).all()
+    for i in range(1, 4):
+        torch.testing.assert_close(p[i, mask[i]], taylor_softmax(x[i, mask[i]], 4))
+        torch.testing.assert_close(logp[i, mask[i]], p[i, mask[i]].log())
+    (g,) = torch.autograd.grad((p * torch.randn(4, 7, dtype=F64)).sum(), x)
+    (gl,) = torch.autograd.grad(logp[mask].sum(), x)
+    assert torch.isfinite(g).all() and torch.isfinite(gl).all()
+    assert (g[~mask] == 0).all() and (gl[~mask] == 0).all()
+
+
+def test_mask_broadcasts_and_works_as_attention_softmax_fn() -> None:
+    from kexue.transformer.attention import masked_softmax
+
+    scores = torch.randn(2, 3, 4, 6, dtype=F64)  # (B, H, Tq, Tk)
+    keys = torch.tensor([[1, 1, 1, 0, 0, 1], [1, 0, 1, 1, 1, 1]], dtype=torch.bool)
+    mask = keys[:, None, None, :]  # (B, 1, 1, Tk)
+    softmax_fn = functools.partial(taylor_softmax, order=2)
+    ours = taylor_softmax(scores, 2, mask=mask)
+    torch.testing.assert_close(masked_softmax(scores, mask, softmax_fn), ours)
+    torch.testing.assert_close(softmax_fn(scores, dim=-1), taylor_softmax(scores))
+
+
+def test_half_precision_computed_in_float32() -> None:
+    x = 4 * torch.randn(5, 9)
+    for dt in (torch.float16, torch.bfloat16):
+        xh = x.to(dt)
+        p = taylor_softmax(xh, 4)
+        assert p.dtype == dt
+        torch.testing.assert_close(p, taylor_softmax(xh.float(), 4).to(dt), rtol=0, atol=0)
+        assert log_taylor_softmax(xh, 2).dtype == dt
+        t = torch.arange(5) % 9
+        loss = taylor_cross_entropy(xh, t, 4)
+        assert loss.dtype == dt
+        torch.testing.assert_close(loss, taylor_cross_entropy(xh.float(), t, 4).to(dt))
+
+
+def test_monotone_variant() -> None:
+    x_star = taylor_minimum(2)[0]
+    x = torch.tensor([[-10.0, -2.0, 0.5]], dtype=F64)
+    p = taylor_softmax(x, 2)
+    assert p[0, 0] > p[0, 1]  # plain Taylor softmax is not monotone left of x* = -1
+    pm = taylor_softmax(x, 2, monotone=True)
+    assert pm[0, 0] == pm[0, 1]  # both clamped to x*
+    y = torch.tensor([[-0.5, 0.0, 2.0]], dtype=F64)  # all >= x*: unchanged
+    torch.testing.assert_close(taylor_softmax(y, 2, monotone=True), taylor_softmax(y, 2))
+    assert x_star == -1.0
+
+
+@given(seed=st.integers(0, 2**16), n=EVEN, i=st.integers(0, 5), step=st.floats(0.01, 5))
+def test_monotone_variant_is_monotone(seed: int, n: int, i: int, step: float) -> None:
+    x = 4 * torch.randn(6, generator=torch.Generator().manual_seed(seed), dtype=F64)
+    p0 = taylor_softmax(x, n, monotone=True)
+    x1 = x.clone()
+    x1[i] += step
+    p1 = taylor_softmax(x1, n, monotone=True)
+    assert p1[i] >= p0[i] - 1e-15
+    others = torch.arange(6) != i
+    assert (p1[others] <= p0[others] + 1e-15).all()
+
+
+# ---------------------------------------------------------------- cross-entropy
+def test_cross_entropy_matches_manual_reductions_and_spatial_layout() -> None:
+    logits = 2 * torch.randn(6, 4, 3, dtype=F64)  # (N, C, d)
+    target = torch.randint(0, 4, (6, 3))
+    target[0, 0] = -100
+    logp = torch.from_numpy(np.log(p_ref(logits.numpy(), 4, axis=1)))
+    nll = -logp.gather(1, target.clamp(min=0)[:, None]).squeeze(1)
+    keep = target != -100
+    none = taylor_cross_entropy(logits, target, order=4, reduction="none")
+    torch.testing.assert_close(none[keep], nll[keep])
+    assert none[0, 0] == 0
+    loss_sum = taylor_cross_entropy(logits, target, order=4, reduction="sum")
+    torch.testing.assert_close(loss_sum, nll[keep].sum())
+    mean = taylor_cross_entropy(logits, target, order=4)
+    torch.testing.assert_close(mean, nll[keep].mean())
+    flat = taylor_cross_entropy(logits.movedim(1, -1).reshape(-1, 4), target.reshape(-1), order=4)
+    torch.testing.assert_close(flat, mean)
+    module = TaylorCrossEntropyLoss(order=4)
+    torch.testing.assert_close(module(logits, target), mean)
+
+
+def test_cross_entropy_trains_a_linear_classifier() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 5, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    lin = torch.nn.Linear(5, 2)
+    opt = torch.optim.Adam(lin.parameters(), lr=0.1)
+    for _ in range(60):
+        loss = taylor_cross_entropy(lin(x), y, order=2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    acc = (taylor_softmax(lin(x), 2).argmax(-1) == y).float().mean()
+    assert acc > 0.95
+
+
+# ---------------------------------------------------------------- modules and bad input
+def test_modules_match_functional_and_validate_order() -> None:
+    x = torch.randn(3, 4, dtype=F64)
+    torch.testing.assert_close(TaylorSoftmax(4, dim=0)(x), taylor_softmax(x, 4, dim=0))
+    assert "order=4" in repr(TaylorSoftmax(4))
+    with pytest.raises(ValueError, match="order"):
+        TaylorSoftmax(3)
+    with pytest.raises(TypeError, match="order"):
+        TaylorCrossEntropyLoss(order=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reduction"):
+        TaylorCrossEntropyLoss(reduction="avg")
+    with pytest.raises(TypeError, match="reduction"):
+        TaylorCrossEntropyLoss(reduction=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"order": 3}, ValueError, "order"),
+        ({"order": 0}, ValueError, "order"),
+        ({"order": -2}, ValueError, "order"),
+        ({"order": 2.0}, TypeError, "order"),
+        ({"order": True}, TypeError, "order"),
+        ({"dim": 2}, ValueError, "dim"),
+        ({"dim": 0.0}, TypeError, "dim"),
+        ({"mask": torch.ones(3, 4)}, TypeError, "mask"),
+        ({"mask": torch.ones(4, 3, dtype=torch.bool)}, ValueError, "mask"),
+    ],
+)
+def test_bad_arguments_name_themselves(kwargs: dict[str, object], error: type, name: str) -> None:
+    x = torch.randn(3, 4)
+    for fn in (taylor_softmax, log_taylor_softmax):
+        with pytest.raises(error, match=name):
+            fn(x, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_tensors_and_minimum_orders() -> None:
+    with pytest.raises(ValueError, match="x"):
+        taylor_softmax(torch.tensor([0.0, math.inf]))
+    with pytest.raises(TypeError, match="x"):
+        taylor_softmax(torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="x"):
+        taylor_softmax(torch.tensor(1.0))  # 0-d: nothing to normalise
+    with pytest.raises(ValueError, match="order"):
+        taylor_minimum(5)
+    with pytest.raises(TypeError, match="order"):
+        taylor_minimum(2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="target"):
+        taylor_cross_entropy(torch.randn(2, 3), torch.tensor([0, 7]))
