@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from bench._common import median_time, write_result
-from kexue.transformer.performer import favor_attention, gaussian_orthogonal_random_matrix
+from kexue.transformer.performer import favor_attention
+from kexue.transformer.random_features import gaussian_orthogonal_random_matrix
 
 D, M = 64, 256
 LENGTHS = [512, 1024, 2048, 4096, 8192, 16384]

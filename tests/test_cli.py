@@ -9,22 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from kexue import registry
+from kexue import catalogue
 from kexue.cli import build_parser, main
 
 
 def test_list_shows_implemented(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for t in registry.implemented():
+    for t in catalogue.implemented():
         assert t.id in out and t.name in out
 
 
 def test_list_all_marks_planned(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--all"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") >= len(registry.TECHNIQUES)
-    planned = [t for t in registry.TECHNIQUES if not t.implemented]
+    assert out.count("\n") >= len(catalogue.TECHNIQUES)
+    planned = [t for t in catalogue.TECHNIQUES if not t.implemented]
     if planned:
         assert "(planned)" in out
 
@@ -36,10 +36,10 @@ def test_list_does_not_import_torch() -> None:
 
 
 def test_info_prints_article_and_claim(capsys: pytest.CaptureFixture[str]) -> None:
-    t = registry.TECHNIQUES[0]
+    t = catalogue.TECHNIQUES[0]
     assert main(["info", t.id.lower()]) == 0
     out = capsys.readouterr().out
-    assert t.article in out and t.url in out and t.spec in out
+    assert t.article in out and t.url in out and "shared/" not in out
 
 
 def test_unknown_id_lists_valid_ids(capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,7 +50,7 @@ def test_unknown_id_lists_valid_ids(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_reproduce_planned_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    planned = [t for t in registry.TECHNIQUES if not t.implemented]
+    planned = [t for t in catalogue.TECHNIQUES if not t.implemented]
     if not planned:
         pytest.skip("every technique is implemented")
     assert main(["reproduce", planned[0].id, "--quick"]) == 2
@@ -64,7 +64,7 @@ def test_help_mentions_commands() -> None:
 
 
 def test_reproduce_writes_report(tmp_path: Path) -> None:
-    tid = registry.implemented()[0].id
+    tid = catalogue.implemented()[0].id
     code = main(["reproduce", tid, "--quick", "--no-progress", "--out", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["total"] == 1 and results["techniques"][0]["id"] == tid
@@ -86,7 +86,7 @@ def test_python_dash_m_kexue() -> None:
 
 
 def test_reproduce_update_merges_reports(tmp_path: Path) -> None:
-    done = registry.implemented()
+    done = catalogue.implemented()
     if len(done) < 2:
         pytest.skip("needs two implemented techniques")
     first, second = done[0].id, done[1].id
@@ -110,13 +110,13 @@ def test_quick_and_long_are_exclusive(capsys: pytest.CaptureFixture[str]) -> Non
     assert "--long" in capsys.readouterr().out
 
 
-def test_broken_experiment_module_is_reported_not_fatal(tmp_path: Path) -> None:
-    from dataclasses import replace
-
+def test_broken_experiment_module_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kexue.experiments.runner import run_one
 
-    t = replace(registry.implemented()[0], experiment="kexue.experiments._no_such_module")
-    outcome = run_one(t, size="quick", figure_dir=tmp_path)
+    monkeypatch.setattr(catalogue, "experiment_module", lambda _id: "kexue.experiments._no_such")
+    outcome = run_one(catalogue.get("D2"), size="quick", figure_dir=tmp_path)
     assert outcome.verdict == "ERROR" and "ModuleNotFoundError" in (outcome.error or "")
 
 
@@ -125,7 +125,7 @@ def test_reproduce_long_without_long_config_runs_full(tmp_path: Path) -> None:
 
     from kexue.experiments.runner import load_experiment
 
-    exp = load_experiment(registry.get("D2"))
+    exp = load_experiment(catalogue.get("D2"))
     assert exp.long is None  # D2 has no LONG size: --long runs FULL and records size "long"
     main(["reproduce", "D2", "--long", "--no-progress", "--out", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())

@@ -2,14 +2,15 @@
 
 Subpackages are imported lazily, so ``import kexue`` (and ``kexue list``) does not import torch:
 
-- :mod:`kexue.nn` — functional ops and modules (attention, softmax variants, smoothing, ...)
+- :mod:`kexue.transformer` — the attention / position / BERT family
+- :mod:`kexue.nn` — generic layers (smooth activations, initialisation, bottleneck)
 - :mod:`kexue.losses` — losses and regularisers
 - :mod:`kexue.optim` — optimiser wrappers and search
 - :mod:`kexue.geometry` — distances between distributions, projections, transport
 - :mod:`kexue.stats` — transformations of probability distributions
 - :mod:`kexue.models` — scikit-learn-style estimators and trainable systems
 - :mod:`kexue.data` — offline access to the bundled data
-- :mod:`kexue.registry` — the catalogue of techniques
+- :mod:`kexue.catalogue` — the catalogue of techniques (article facts)
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ _SUBPACKAGES = (
     "stats",
     "models",
     "data",
-    "registry",
+    "catalogue",
+    "transformer",
     "experiments",
     "report",
 )

@@ -1,6 +1,6 @@
 """Command-line interface: ``kexue list | info ID | reproduce [IDS...]`` (also ``python -m kexue``).
 
-``list`` and ``info`` read only the registry and never import torch, so they answer instantly.
+``list`` and ``info`` read only the catalogue and never import torch, so they answer instantly.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from kexue import registry
+from kexue import catalogue
 
 __all__ = ["main"]
 
@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    rows = [t for t in registry.TECHNIQUES if args.all or t.implemented]
+    rows = [t for t in catalogue.TECHNIQUES if args.all or t.implemented]
     if not rows:
         print("no implemented techniques yet; `kexue list --all` shows the planned catalogue")
         return 0
@@ -30,7 +30,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         status = "" if t.implemented else "  (planned)"
         print(f"{t.id:<3} {t.family:<11} {t.name:<{width}}  {t.url}{status}")
     if not args.all:
-        n_planned = len(registry.TECHNIQUES) - len(rows)
+        n_planned = len(catalogue.TECHNIQUES) - len(rows)
         if n_planned:
             print(f"\n{n_planned} more planned: `kexue list --all` shows them.")
     return 0
@@ -38,7 +38,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     try:
-        t = registry.get(args.id)
+        t = catalogue.get(args.id)
     except KeyError as exc:
         print(f"kexue: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE
@@ -46,14 +46,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"{t.id} — {t.name} [{t.status}]")
     print(f"  article:  {t.article}")
     for aid in t.article_ids:
-        print(f"            {registry.KEXUE_URL.format(aid)}")
+        print(f"            {catalogue.KEXUE_URL.format(aid)}")
     print(f"  family:   {t.family}")
-    print(f"  spec:     shared/{t.spec}")
-    if t.seed:
-        print(f"  seed:     shared/seeds/{t.seed}")
     print(wrap.fill(f"  claim:    {t.claim}"))
-    if t.callables:
-        print("  api:      " + "\n            ".join(c.replace(":", ".") for c in t.callables))
+    if t.article_figure:
+        print(wrap.fill(f"  article's figures: {t.article_figure}"))
+    if t.modules:
+        print("  api:      " + "\n            ".join(t.api))
     if t.experiment:
         print(f"  reproduce: kexue reproduce {t.id}   ({t.experiment})")
     return 0
@@ -61,13 +60,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     try:
-        chosen = [registry.get(i) for i in args.ids] if args.ids else list(registry.implemented())
+        chosen = [catalogue.get(i) for i in args.ids] if args.ids else list(catalogue.implemented())
     except KeyError as exc:
         print(f"kexue: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE
     planned = [t.id for t in chosen if not t.implemented]
     if planned:
-        done = ", ".join(t.id for t in registry.implemented()) or "none yet"
+        done = ", ".join(t.id for t in catalogue.implemented()) or "none yet"
         print(
             f"kexue: {', '.join(planned)} not implemented yet (planned); implemented: {done}",
             file=sys.stderr,

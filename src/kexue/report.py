@@ -196,14 +196,14 @@ def write_report(
     With ``update=True`` the techniques of an existing ``results.json`` (same seed and size) that
     were not re-run are kept, so techniques can be re-run one at a time into one report.
     """
-    from kexue import registry
+    from kexue import catalogue
 
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = {o.technique.id: o.to_json() for o in outcomes}
     if update:
         for old in _previous(out_dir, seed, size):
             entries.setdefault(old["id"], old)
-    order = {t.id: i for i, t in enumerate(registry.TECHNIQUES)}
+    order = {t.id: i for i, t in enumerate(catalogue.TECHNIQUES)}
     techniques = sorted(entries.values(), key=lambda r: order.get(r["id"], len(order)))
     results: dict[str, Any] = {
         "environment": environment(seed, size),

@@ -7,9 +7,8 @@ from typing import Any
 import torch
 
 from kexue.transformer.linear_attention import linear_attention
-from kexue.transformer.performer import (
-    PerformerAttention,
-    favor_attention,
+from kexue.transformer.performer import PerformerAttention, favor_attention
+from kexue.transformer.random_features import (
     gaussian_orthogonal_random_matrix,
     positive_random_features,
 )

@@ -7,12 +7,9 @@ from typing import Any
 
 import torch
 
-from kexue.transformer.attention import (
-    SoftmaxAttention,
-    entropy_invariant_factor,
-    masked_softmax,
-    softmax_attention,
-)
+from kexue.transformer._attention_ops import masked_softmax
+from kexue.transformer.attention import SoftmaxAttention, softmax_attention
+from kexue.transformer.attention_scale import entropy_invariant_factor
 from kexue.transformer.pretrained import mean_pooling
 
 from .case import Args, BadInput, Case

@@ -57,9 +57,9 @@ def test_config_sizes() -> None:
         return None
 
     kw = {"run": noop, "check": noop, "plot": noop, "summary": noop}
-    exp = Experiment("X", "t", "f", quick=Cfg(1), full=Cfg(2), **kw)  # type: ignore[arg-type]
+    exp = Experiment("X", "t", quick=Cfg(1), full=Cfg(2), **kw)  # type: ignore[arg-type]
     assert [exp.config(s).n for s in SIZES] == [1, 2, 2]  # no LONG: --long runs FULL
-    longer = Experiment("X", "t", "f", quick=Cfg(1), full=Cfg(2), long=Cfg(3), **kw)  # type: ignore[arg-type]
+    longer = Experiment("X", "t", quick=Cfg(1), full=Cfg(2), long=Cfg(3), **kw)  # type: ignore[arg-type]
     assert [longer.config(s).n for s in SIZES] == [1, 2, 3]
     with pytest.raises(ValueError, match="size must be one of"):
         exp.config("huge")

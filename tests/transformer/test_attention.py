@@ -10,14 +10,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kexue.transformer.attention import (
-    Attention,
-    SoftmaxAttention,
-    entropy_invariant_factor,
-    masked_softmax,
-    normalize_mask,
-    softmax_attention,
-)
+from kexue.transformer._attention_ops import masked_softmax, normalize_mask
+from kexue.transformer.attention import Attention, SoftmaxAttention, softmax_attention
+from kexue.transformer.attention_scale import entropy_invariant_factor
 
 D64 = torch.float64
 

@@ -18,9 +18,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from kexue.transformer.attention import softmax_attention
 from kexue.transformer.bert import BertConfig, BertModel
 from kexue.transformer.linear_attention import linear_attention
-from kexue.transformer.performer import (
-    PerformerAttention,
-    favor_attention,
+from kexue.transformer.performer import PerformerAttention, favor_attention
+from kexue.transformer.random_features import (
     gaussian_orthogonal_random_matrix,
     positive_random_features,
 )

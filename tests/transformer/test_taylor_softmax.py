@@ -169,7 +169,7 @@ def test_mask_gives_exact_zeros_and_equals_softmax_of_the_kept_entries() -> None
 
 
 def test_mask_broadcasts_and_works_as_attention_softmax_fn() -> None:
-    from kexue.transformer.attention import masked_softmax
+    from kexue.transformer._attention_ops import masked_softmax
 
     scores = torch.randn(2, 3, 4, 6, dtype=F64)  # (B, H, Tq, Tk)
     keys = torch.tensor([[1, 1, 1, 0, 0, 1], [1, 0, 1, 1, 1, 1]], dtype=torch.bool)

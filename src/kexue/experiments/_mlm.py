@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kexue.transformer._attention_ops import masked_softmax
 from kexue.transformer.attention import Attention, SoftmaxAttention
-from kexue.transformer.attention_ops import masked_softmax
 from kexue.transformer.attention_scale import attention_entropy
 from kexue.transformer.bert import AttentionSpec, BertConfig, BertModel
 
@@ -185,7 +185,8 @@ class AttentionProbe(Attention):
         mask: torch.Tensor | None = None,
         state: Any = None,
     ) -> tuple[torch.Tensor, Any]:
-        from kexue.transformer.attention_ops import entropy_invariant_factor, normalize_mask
+        from kexue.transformer._attention_ops import normalize_mask
+        from kexue.transformer.attention_scale import entropy_invariant_factor
         from kexue.transformer.realformer import RealFormerAttention
 
         out, new_state = self.inner(q, k, v, mask, state)

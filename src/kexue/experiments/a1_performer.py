@@ -58,7 +58,7 @@ def _train_sentences(n: int) -> list[str]:
 
 
 def _unbiasedness(n_draws: int, seed: int) -> dict[str, float]:
-    from kexue.transformer.performer import (
+    from kexue.transformer.random_features import (
         gaussian_orthogonal_random_matrix,
         positive_random_features,
     )
@@ -299,8 +299,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="A1",
     title="Performer FAVOR+: unbiased positive features; swap into pretrained MiniLM, then recover",
-    article_figure="no experiment of its own; reports the paper's: pretrained weights in a "
-    "Performer do not reproduce the original results directly, but fine-tuning recovers quickly",
     quick=QUICK,
     full=FULL,
     long=LONG,

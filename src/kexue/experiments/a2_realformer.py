@@ -238,8 +238,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="A2",
     title="RealFormer vs Post-LN vs Pre-LN: tiny masked LM on STS-B text from scratch",
-    article_figure="paper figures only: RealFormer ≥ Post-LN ≥ Pre-LN on MLM, GLUE and SQuAD; "
-    "RealFormer at 500k steps ≈ Post-LN at 1M; sparser, more layer-consistent attention",
     quick=QUICK,
     full=FULL,
     long=LONG,

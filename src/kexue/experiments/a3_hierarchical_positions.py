@@ -295,8 +295,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="A3",
     title="Hierarchical position decomposition: MiniLM extended to 2,048/8,192 positions",
-    article_figure="Chinese RoBERTa at max length 1536: MLM accuracy ≈38 % with no training vs "
-    "≈55 % at 512, back above 55 % after ≈3000 MLM steps; α = 0.4 recommended (α < 0.5)",
     quick=QUICK,
     full=FULL,
     run=run,

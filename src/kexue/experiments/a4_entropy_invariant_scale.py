@@ -298,8 +298,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="A4",
     title="Entropy-invariant attention scale: MLM trained at 64, tested at 64…1024",
-    article_figure="RoFormer-small MLM trained at 64; accuracy % at 64/128/256/512/1024: "
-    "Attention-O 43.27/36.53/23.02/15.12/11.54, Attention-E 43.11/41.17/34.04/20.15/13.58",
     quick=QUICK,
     full=FULL,
     long=LONG,

@@ -484,8 +484,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="A5",
     title="Init and parameterisation: truncated normal, 1/√d, NTK, residual schemes at depth 12–48",
-    article_figure="γ = 0.7737413 (factor 1.1368472); E[sigmoid(z)²] = 0.2933790; SELU λ=1.0507, "
-    "α=1.6733; Post-Norm weights x0 by 2^{-l/2}; no training numbers in the article",
     quick=QUICK,
     full=FULL,
     run=run,

@@ -310,10 +310,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="A6",
     title="Minima of even-order Taylor polynomials of exp; Taylor vs softmax cross-entropy on digits",
-    article_figure=(
-        "minima table n=2…10 (x*=-1, -1.59607, …, -3.33355; f*=0.5, 0.270395, …, 0.0466991); "
-        "Taylor softmax as a less over-confident softmax (no numbers of its own)"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -198,8 +198,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="A7",
     title="Pure-PyTorch BERT on all-MiniLM-L6-v2: equivalence with transformers and STS-B Spearman",
-    article_figure="no article; project target: match transformers' BertModel to 1e-5; "
-    "all-MiniLM-L6-v2 scores ≈0.82 Spearman on STS-B test (MTEB STSBenchmark)",
     quick=QUICK,
     full=FULL,
     run=run,

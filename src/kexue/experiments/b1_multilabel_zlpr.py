@@ -295,11 +295,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT: Experiment[Config] = Experiment(
     id="B1",
     title="Multi-label ZLPR at threshold 0 vs sigmoid BCE at 0.5 and at a tuned threshold",
-    article_figure=(
-        "7359: on several multi-label tasks ZLPR matches carefully weighted binary classification "
-        "with no threshold tuning (no numbers given); spec: micro-F1(ZLPR@0) >= F1(BCE@0.5) and "
-        "within ~1-2 points of BCE@tuned"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -336,10 +336,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="B2",
     title="Long-tailed digits: CE vs class weights vs focal vs logit adjustment; F1-weighted CE",
-    article_figure=(
-        "none: 7708 is a derivation without experiments, 4733 reports 'a slight improvement' "
-        "from focal loss, 7615 defers to Menon et al. (logit adjustment is state of the art, τ = 1)"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -333,7 +333,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="B3",
     title="Digits: 10-class CE + lower-half-ink regression (10⁴× larger loss), weighting schemes",
-    article_figure="none: the article argues from scale/translation invariance, without numbers",
     quick=QUICK,
     full=FULL,
     run=run,

@@ -502,10 +502,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="B4",
     title="WGAN-div vs WGAN-GP vs energy-view GAN (with/without MI term) on 2-D toys",
-    article_figure=(
-        "no numbers in the articles (CelebA samples; MEG toy figures); spec [measured]: WGAN-div on "
-        "8 Gaussians covers 8/8 modes with 66 % high-quality samples after 3000 iterations"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -214,7 +214,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="B5",
     title="Input- vs parameter-gradient penalty inequality on MLPs (breast_cancer, digits)",
-    article_figure="no experiments (a proof); spec [measured]: 0/200 violations, lhs/rhs 0.04–0.125",
     quick=QUICK,
     full=FULL,
     run=run,

@@ -232,11 +232,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="B6",
     title="WEISSI vs L2 on a ReLU MLP (digits): invariance to weight-scale shifts, accuracy",
-    article_figure=(
-        "no experiments of its own (the paper shows gains in a figure; the article claims no "
-        "guaranteed gain); spec [measured]: none 0.948, L2 1e-3 0.950, WEISSI 1e-2/1e-1 0.949, "
-        "λ=1 collapse"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -206,10 +206,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="B7",
     title="GD tracks the flow of L + (h/4)‖∇L‖² to O(h²), the flow of L only to O(h)",
-    article_figure=(
-        "no experiments (derivation only); spec [measured] on breast_cancer logistic regression: "
-        "plain 1.0e-1…4.5e-3 (slope 1.12), modified 4.9e-2…1.4e-4 (slope 2.10), h = 0.4…0.025"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

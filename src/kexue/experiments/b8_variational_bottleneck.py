@@ -383,10 +383,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="B8",
     title="Variational information bottleneck: λ sweep on digits, with/without VIB on Fashion-MNIST",
-    article_figure=(
-        "IMDB: with VIB 89 %+ validation accuracy vs ~88 %+ without, and faster convergence; "
-        "spec [measured] digits: deterministic 0.946, λ=1e-3…0.1: 0.955–0.959, λ=1: 0.462"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -1,29 +1,47 @@
 """The contract every reproduction follows.
 
-An experiment module ``kexue.experiments.<id>_<slug>`` defines a frozen ``Config`` dataclass with a
-``QUICK`` size (seconds, used by the tests), a ``FULL`` size (the default of ``kexue reproduce``,
-minutes at most) and, where a longer run says more, an optional ``LONG`` size (``kexue reproduce
---long``), three functions and one module-level ``EXPERIMENT`` object::
+An experiment module ``kexue.experiments.<id>_<slug>`` (or a package of studies with the same name)
+defines a frozen ``Config`` dataclass with a ``QUICK`` size (seconds, used by the tests), a ``FULL``
+size (the default of ``kexue reproduce``, minutes at most) and, where a longer run says more, an
+optional ``LONG`` size (``kexue reproduce --long``); a frozen ``Result`` dataclass (what ``run``
+measured: named fields, table rows as named records); four functions and one module-level
+``EXPERIMENT`` object::
 
-    def run(config: Config, seed: int) -> dict[str, Any]        # the measured numbers, JSON-able
-    def check(metrics: dict[str, Any], config: Config) -> list[Check]   # the article's claim, gated
-    def plot(metrics: dict[str, Any], path: Path) -> None      # one PNG figure
-    def summary(metrics: dict[str, Any]) -> str                # one line: our headline figure
+    def run(config: Config, seed: int) -> Result                  # deterministic given seed
+    def check(result: Result, config: Config) -> list[Check]      # the article's claim, gated
+    def plot(result: Result) -> matplotlib.figure.Figure         # one figure, no pyplot
+    def summary(result: Result) -> str                            # one line: our headline figure
 
-``run`` must be deterministic given ``seed`` and must use only bundled or generated data.
-Optional key ``metrics["table"] = {"columns": [...], "rows": [[...], ...]}`` (or a list of such
-tables, each with an optional ``"title"``) is rendered in the report.
+``notes`` may be a function of the result, so that no measured number is typed into prose. A
+``Result`` may carry ``tables: tuple[Table, ...]``; the report renders each. The article's own
+figures live in the catalogue (:mod:`kexue.catalogue`), stated once. ``run`` must use only shipped or
+generated data and must leave no process-wide state changed (the runner restores threads, RNG and
+environment variables regardless; use :func:`num_threads` for a timing that needs one thread).
+
+Legacy form, accepted while experiments migrate: ``run`` returns a JSON-able dict (optional key
+``"table"``), and ``plot(metrics, path)`` writes a PNG.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-__all__ = ["SIZES", "Check", "Experiment", "at_least", "at_most", "jsonable", "within"]
+__all__ = [
+    "SIZES",
+    "Check",
+    "Experiment",
+    "Table",
+    "at_least",
+    "at_most",
+    "jsonable",
+    "num_threads",
+    "within",
+]
 
 C = TypeVar("C")
 
@@ -78,33 +96,83 @@ def within(name: str, measured: float, low: float, high: float, article: str = "
 
 
 @dataclass(frozen=True)
+class Table:
+    """A table for the report: rows are records of one frozen dataclass; columns are its fields.
+
+    Attributes:
+        title: what the table shows (may be empty).
+        rows: the records, in display order.
+        headers: column headers, one per field (default: the field names).
+    """
+
+    title: str
+    rows: Sequence[Any]
+    headers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.rows:
+            raise ValueError("rows must hold at least one record")
+        kinds = {type(r) for r in self.rows}
+        if len(kinds) != 1 or not is_dataclass(self.rows[0]):
+            raise TypeError("rows must be records of one dataclass type")
+        if self.headers and len(self.headers) != len(fields(self.rows[0])):
+            raise ValueError("headers must name every field of the row records")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column headers."""
+        return self.headers or tuple(f.name for f in fields(self.rows[0]))
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"title", "columns", "rows"}`` with rows as lists, in field order (for the report)."""
+        rows = [[jsonable(getattr(r, f.name)) for f in fields(r)] for r in self.rows]
+        return {"title": self.title, "columns": list(self.columns), "rows": rows}
+
+
+@contextlib.contextmanager
+def num_threads(n: int) -> Iterator[None]:
+    """Run a block with ``torch.set_num_threads(n)`` and restore the previous count afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
 class Experiment(Generic[C]):
     """A registered reproduction of one article's claim.
 
     Attributes:
         id: the technique id (``"D2"``).
         title: what the experiment does, one line.
-        article_figure: the article's own figure(s) for the claim, in words ("no experiments" if none).
         quick: the small configuration (seconds; used by tests and ``--quick``).
         full: the default configuration of ``kexue reproduce``.
         long: a longer configuration for ``kexue reproduce --long`` (``None``: same as ``full``).
         run, check, plot, summary: see the module docstring.
         data: the data the experiment uses, in words (for the report).
-        notes: where the implementation departs from the article, and why.
+        notes: where the implementation departs from the article, and why: text, or a function of
+            the result (so measured numbers come from the run, not typed into prose).
     """
 
     id: str
     title: str
-    article_figure: str
     quick: C
     full: C
-    run: Callable[[C, int], dict[str, Any]]
-    check: Callable[[dict[str, Any], C], list[Check]]
-    plot: Callable[[dict[str, Any], Path], None]
-    summary: Callable[[dict[str, Any]], str]
+    run: Callable[[C, int], Any]
+    check: Callable[[Any, C], list[Check]]
+    plot: Callable[..., Any]
+    summary: Callable[[Any], str]
     data: str = ""
-    notes: str = field(default="")
+    notes: str | Callable[[Any], str] = field(default="")
     long: C | None = None
+
+    def notes_for(self, result: Any) -> str:
+        """The notes, generated from ``result`` when :attr:`notes` is a function."""
+        return self.notes(result) if callable(self.notes) else self.notes
 
     def config(self, size: str) -> C:
         """The configuration of ``size`` (one of :data:`SIZES`)."""
@@ -119,8 +187,10 @@ class Experiment(Generic[C]):
 
 def jsonable(obj: Any) -> Any:
     """Convert tensors, arrays, numpy scalars and dataclasses into JSON-serialisable values."""
+    if isinstance(obj, Table):
+        return obj.to_json()
     if is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable(asdict(obj))
+        return {f.name: jsonable(getattr(obj, f.name)) for f in fields(obj)}
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

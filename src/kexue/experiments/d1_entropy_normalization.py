@@ -223,7 +223,6 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
 EXPERIMENT = Experiment(
     id="D1",
     title="Newton on the power exponent normalises entropy in a few steps, keeping order",
-    article_figure="no table; the iteration 'converges well after 3-4 steps' (demo: n=100, log 30)",
     quick=QUICK,
     full=FULL,
     run=run,

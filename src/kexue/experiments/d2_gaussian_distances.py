@@ -301,10 +301,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="D2",
     title="Closed-form Gaussian KL / Bhattacharyya / W2 vs torch, scipy, POT, Monte-Carlo and OT",
-    article_figure=(
-        "no experiments; claims: the closed forms, and W2 version 1 (sqrt(S_p C_q S_p)) = version 2 "
-        "(Fréchet, sqrt(C_p C_q)). Spec's own measurement (n=5): BD 1.5401 vs MC 1.5410"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

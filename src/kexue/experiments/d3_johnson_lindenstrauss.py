@@ -578,10 +578,6 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
 EXPERIMENT = Experiment(
     id="D3",
     title="JL random projections keep all pairwise distances; SimHash and randomised SVD corrected",
-    article_figure=(
-        "bounds only: n > 24 ln N/ε² keeps all pairs within ε w.p. ≥ 1 - 1/N (16: existence); head "
-        "size 8.33 ln 512 ≈ 52; the article's LSH and rSVD formulas come without numbers"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -268,10 +268,6 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
 EXPERIMENT = Experiment(
     id="D5",
     title="Gaussian/logistic smoothing: closed forms = convolution, O(σ) convergence, digits MLP",
-    article_figure=(
-        "no table: closed forms for ReLU and the step, SoftPlus/Swish/GELU recovered, floor demo "
-        "(logistic t = 10, M = 5, N = 10)"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

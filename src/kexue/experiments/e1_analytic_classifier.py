@@ -403,11 +403,6 @@ def summary(metrics: dict[str, Any]) -> str:
 EXPERIMENT = Experiment(
     id="E1",
     title="Closed-form softmax regression (= LDA) vs trained logistic regression, few and full data",
-    article_figure=(
-        "RoFormer-Sim sentence vectors, val/test accuracy GD vs analytic: full data SENTIMENT "
-        "91.14/91.57, TNEWS 53.35/54.20, SHOPPING 86.98/86.38; 1K samples SENTIMENT 66.79/73.24, "
-        "TNEWS 22.47/26.74, SHOPPING 49.82/65.49"
-    ),
     quick=QUICK,
     full=FULL,
     run=run,

@@ -1,22 +1,35 @@
-"""Run registered reproductions and collect their outcomes."""
+"""Run registered reproductions in isolation and collect their outcomes.
+
+Each run starts from the same process state and leaves none changed: the runner seeds Python, NumPy
+and torch, and afterwards restores torch's thread count, every global RNG state and the environment
+variables (experiments may set ``HF_HUB_OFFLINE`` and the like). A source missing from this machine
+(:class:`kexue.data.MissingDataError`) makes the outcome SKIPPED, not FAILED; its traceback goes to
+the log.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect
 import logging
+import os
 import random
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from kexue.experiments.base import Check, Experiment, jsonable
-from kexue.registry import Technique
+from kexue.catalogue import Technique
+from kexue.experiments.base import Check, Experiment, Table, jsonable
 
-__all__ = ["Outcome", "load_experiment", "run_one", "seed_everything"]
+__all__ = ["Outcome", "isolated", "load_experiment", "run_one", "seed_everything"]
 
 log = logging.getLogger(__name__)
+
+FIGURE_DPI = 110
 
 
 @dataclass
@@ -25,7 +38,6 @@ class Outcome:
 
     technique: Technique
     title: str
-    article_figure: str
     data: str
     notes: str
     config: dict[str, Any]
@@ -35,14 +47,28 @@ class Outcome:
     figure: str | None = None
     runtime_s: float = 0.0
     error: str | None = None
+    skipped: str | None = None
+    threads: int = 0
+
+    @property
+    def article_figure(self) -> str:
+        """The article's own figures, from the catalogue."""
+        return self.technique.article_figure
 
     @property
     def passed(self) -> bool:
         """True when the run finished and every check passed."""
-        return self.error is None and bool(self.checks) and all(c.passed for c in self.checks)
+        return (
+            self.error is None
+            and self.skipped is None
+            and bool(self.checks)
+            and all(c.passed for c in self.checks)
+        )
 
     @property
     def verdict(self) -> str:
+        if self.skipped is not None:
+            return "SKIPPED"
         if self.error is not None:
             return "ERROR"
         return "PASS" if self.passed else "FAIL"
@@ -67,7 +93,9 @@ class Outcome:
             "metrics": jsonable(self.metrics),
             "figure": self.figure,
             "runtime_s": round(self.runtime_s, 3),
+            "threads": self.threads,
             "error": self.error,
+            "skipped": self.skipped,
         }
 
 
@@ -81,57 +109,109 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextlib.contextmanager
+def isolated() -> Iterator[None]:
+    """Restore torch's thread counts, the global RNG states and ``os.environ`` on exit."""
+    import numpy as np
+    import torch
+
+    threads, interop = torch.get_num_threads(), torch.get_num_interop_threads()
+    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    torch_state = torch.random.get_rng_state()
+    environ = dict(os.environ)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        del interop  # set once per process by torch; nothing to restore
+        random.setstate(py_state)
+        np.random.set_state(np_state)  # noqa: NPY002
+        torch.random.set_rng_state(torch_state)
+        for key in set(os.environ) - set(environ):
+            del os.environ[key]
+        os.environ.update(environ)
+
+
 def load_experiment(technique: Technique) -> Experiment[Any]:
-    """Import the experiment module named by ``technique`` and return its ``EXPERIMENT``."""
-    if technique.experiment is None:
-        raise ValueError(f"technique {technique.id} has no registered experiment yet (planned)")
-    module = importlib.import_module(technique.experiment)
+    """Import the experiment module found for ``technique`` and return its ``EXPERIMENT``."""
+    name = technique.experiment
+    if name is None:
+        raise ValueError(f"technique {technique.id} has no experiment yet (planned)")
+    module = importlib.import_module(name)
     exp = getattr(module, "EXPERIMENT", None)
     if not isinstance(exp, Experiment):
-        raise TypeError(f"{technique.experiment} must define EXPERIMENT = Experiment(...)")
+        raise TypeError(f"{name} must define EXPERIMENT = Experiment(...)")
     if exp.id != technique.id:
-        raise ValueError(
-            f"{technique.experiment}.EXPERIMENT.id is {exp.id!r}, not {technique.id!r}"
-        )
+        raise ValueError(f"{name}.EXPERIMENT.id is {exp.id!r}, not {technique.id!r}")
     return exp
+
+
+def _metrics(result: Any) -> dict[str, Any]:
+    """The JSON form of a typed result (tables under ``"table"`` for the report) or a legacy dict."""
+    if isinstance(result, dict):
+        return result
+    if not is_dataclass(result):
+        raise TypeError(f"run must return a Result dataclass, got {type(result).__name__}")
+    metrics = jsonable(result)
+    tables = getattr(result, "tables", ())
+    if tables:
+        metrics["table"] = [t.to_json() for t in tables if isinstance(t, Table)]
+    metrics.pop("tables", None)
+    return metrics
+
+
+def _save_figure(exp: Experiment[Any], result: Any, path: Path) -> None:
+    if len(inspect.signature(exp.plot).parameters) >= 2:  # legacy plot(metrics, path)
+        exp.plot(result, path)
+        return
+    fig = exp.plot(result)
+    fig.savefig(path, dpi=FIGURE_DPI)
 
 
 def run_one(
     technique: Technique, *, size: str = "full", seed: int = 0, figure_dir: Path | None = None
 ) -> Outcome:
-    """Run, check and plot one reproduction; failures are captured in ``Outcome.error``."""
-    from dataclasses import asdict
+    """Run, check and plot one reproduction in isolation; failures are captured in the outcome."""
+    from kexue.data.locate import MissingDataError
 
     try:
         exp = load_experiment(technique)
         config = exp.config(size)
     except Exception as exc:  # a broken experiment module must not stop the others either
         log.error("experiment %s failed to load:\n%s", technique.id, traceback.format_exc())
-        return Outcome(
-            technique, technique.name, "", "", "", {}, error=f"{type(exc).__name__}: {exc}"
-        )
+        return Outcome(technique, technique.name, "", "", {}, error=f"{type(exc).__name__}: {exc}")
     outcome = Outcome(
         technique=technique,
         title=exp.title,
-        article_figure=exp.article_figure,
         data=exp.data,
-        notes=exp.notes,
+        notes=exp.notes if isinstance(exp.notes, str) else "",
         config=asdict(config),
     )
-    seed_everything(seed)
-    start = time.perf_counter()
-    try:
-        outcome.metrics = exp.run(config, seed)
-        outcome.runtime_s = time.perf_counter() - start
-        outcome.checks = exp.check(outcome.metrics, config)
-        outcome.summary = exp.summary(outcome.metrics)
-        if figure_dir is not None:
-            figure_dir.mkdir(parents=True, exist_ok=True)
-            path = figure_dir / f"{technique.id}.png"
-            exp.plot(outcome.metrics, path)
-            outcome.figure = f"{figure_dir.name}/{path.name}"
-    except Exception as exc:  # a failing experiment must not stop the others
-        outcome.runtime_s = time.perf_counter() - start
-        outcome.error = f"{type(exc).__name__}: {exc}"
-        log.error("experiment %s failed:\n%s", technique.id, traceback.format_exc())
+    import torch
+
+    with isolated():
+        seed_everything(seed)
+        outcome.threads = torch.get_num_threads()
+        start = time.perf_counter()
+        try:
+            result = exp.run(config, seed)
+            outcome.runtime_s = time.perf_counter() - start
+            outcome.metrics = _metrics(result)
+            outcome.checks = exp.check(result, config)
+            outcome.summary = exp.summary(result)
+            outcome.notes = exp.notes_for(result)
+            if figure_dir is not None:
+                figure_dir.mkdir(parents=True, exist_ok=True)
+                path = figure_dir / f"{technique.id}.png"
+                _save_figure(exp, result, path)
+                outcome.figure = f"{figure_dir.name}/{path.name}"
+        except MissingDataError as exc:
+            outcome.runtime_s = time.perf_counter() - start
+            outcome.skipped = f"missing data: {exc.install}"
+            log.info("experiment %s skipped:\n%s", technique.id, traceback.format_exc())
+        except Exception as exc:  # a failing experiment must not stop the others
+            outcome.runtime_s = time.perf_counter() - start
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            log.error("experiment %s failed:\n%s", technique.id, traceback.format_exc())
     return outcome

@@ -1,1 +1,53 @@
-"""Generic layers: smooth activations, initialisation, the variational information bottleneck."""
+"""Generic layers: smooth activations, initialisation, the variational information bottleneck.
+
+Every public name is re-exported here flat (``from kexue.nn import ...``); each is defined in
+one module of this package.
+"""
+
+from kexue.nn.bottleneck import (
+    VariationalBottleneck,
+    gaussian_kl_standard_normal,
+    reparameterize,
+)
+from kexue.nn.init import (
+    gaussian_second_moment,
+    trunc_normal,
+    trunc_normal_,
+    trunc_normal_correction,
+    truncated_normal_variance,
+)
+from kexue.nn.smooth import (
+    SmoothLeakyReLU,
+    SmoothReLU,
+    smooth_abs,
+    smooth_clip,
+    smooth_floor,
+    smooth_leaky_relu,
+    smooth_max,
+    smooth_min,
+    smooth_relu,
+    smooth_sign,
+    smooth_step,
+)
+
+__all__ = [
+    "SmoothLeakyReLU",
+    "SmoothReLU",
+    "VariationalBottleneck",
+    "gaussian_kl_standard_normal",
+    "gaussian_second_moment",
+    "reparameterize",
+    "smooth_abs",
+    "smooth_clip",
+    "smooth_floor",
+    "smooth_leaky_relu",
+    "smooth_max",
+    "smooth_min",
+    "smooth_relu",
+    "smooth_sign",
+    "smooth_step",
+    "trunc_normal",
+    "trunc_normal_",
+    "trunc_normal_correction",
+    "truncated_normal_variance",
+]

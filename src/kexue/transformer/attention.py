@@ -40,22 +40,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue.transformer.attention_ops import (
-    SoftmaxFn,
-    check_qkv,
-    entropy_invariant_factor,
-    masked_softmax,
-    normalize_mask,
-)
+from kexue.transformer._attention_ops import SoftmaxFn, check_qkv, masked_softmax, normalize_mask
+from kexue.transformer.attention_scale import entropy_invariant_factor
 
-__all__ = [
-    "Attention",
-    "SoftmaxAttention",
-    "entropy_invariant_factor",
-    "masked_softmax",
-    "normalize_mask",
-    "softmax_attention",
-]  # the three helpers live in kexue.transformer.attention_ops and are re-exported here
+__all__ = ["Attention", "SoftmaxAttention", "softmax_attention"]
 
 Scale = Literal["standard", "entropy_invariant"]
 

@@ -9,7 +9,7 @@ attention at :math:`n=512` unchanged:
     \mathrm{softmax}\Big(\frac{\log_{512} n}{\sqrt d}\,QK^\top\Big)V .
 
 The full attention core is :class:`kexue.transformer.attention.SoftmaxAttention` with
-``scale="entropy_invariant"`` (the per-query factor :func:`kexue.transformer.attention_ops.entropy_invariant_factor`
+``scale="entropy_invariant"`` (the per-query factor :func:`entropy_invariant_factor`
 folded into ``q``); this module adds the normaliser alone, :func:`softmax_plus` (bert4keras
 ``attention_normalize(method='softmax_plus')``), for code that builds its own logits, and
 :func:`attention_entropy` to measure :math:`H_i=-\sum_j a_{ij}\log a_{ij}`.
@@ -27,9 +27,66 @@ import torch
 from torch import nn
 
 from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty, check_tensor
-from kexue.transformer.attention_ops import masked_softmax
+from kexue.transformer._attention_ops import masked_softmax
 
-__all__ = ["SoftmaxPlus", "attention_entropy", "softmax_plus"]
+__all__ = ["SoftmaxPlus", "attention_entropy", "entropy_invariant_factor", "softmax_plus"]
+
+
+def entropy_invariant_factor(
+    mask: torch.Tensor | None,
+    n_keys: int,
+    *,
+    base: float = 512.0,
+    min_keys: int = 16,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    r"""Per-query logit multiplier :math:`\log_{\text{base}}\max(n, n_{\min})` of entropy-invariant attention.
+
+    Multiplying the usual :math:`1/\sqrt d` logits by it gives Attention-E,
+    :math:`\mathrm{softmax}(\log_{512}n\,QK^\top/\sqrt d)`, which equals standard attention when a
+    query sees :math:`n=512` keys. :math:`n` counts the keys the query may attend (padding
+    excluded); it is clipped below at ``min_keys`` (bert4keras ``softmax_plus`` uses 16) because
+    down-scaling very short sequences hurts.
+
+    Args:
+        mask: ``None`` (every query sees ``n_keys`` keys) or a bool 4-D mask from
+            :func:`normalize_mask`.
+        n_keys: the number of keys :math:`T_k`.
+        base: the length at which the factor is 1. min_keys: lower clip for :math:`n`.
+        dtype: floating dtype of the result.
+
+    Shape:
+        ``(B|1, H|1, Tq|1, 1)`` for a 4-D mask; a 0-d tensor when ``mask`` is ``None``.
+
+    Returns:
+        the factor, to multiply into ``q`` (a per-row constant, so fused attention still applies).
+
+    Raises:
+        TypeError: non-int ``n_keys``/``min_keys``; ``mask`` not a 4-D bool tensor.
+        ValueError: ``n_keys < 1``, ``min_keys < 1`` or ``base <= 1``.
+
+    Reference:
+        Su Jianlin, "从熵不变性看Attention的Scale操作", https://kexue.fm/archives/8823
+
+    Example:
+        >>> entropy_invariant_factor(None, 512)
+        tensor(1.)
+    """
+    for val, name, low in ((n_keys, "n_keys", 1), (min_keys, "min_keys", 1)):
+        if isinstance(val, bool) or not isinstance(val, int):
+            raise TypeError(f"{name} must be an int, got {type(val).__name__}")
+        if val < low:
+            raise ValueError(f"{name} must be >= {low}, got {val}")
+    if not base > 1:
+        raise ValueError(f"base must be > 1, got {base}")
+    if mask is not None and (check_tensor(mask, "mask").dtype != torch.bool or mask.ndim != 4):
+        raise TypeError(f"mask must be a 4-D bool tensor (see normalize_mask), got {mask.dtype}")
+    if mask is None:
+        n = torch.tensor(float(n_keys), dtype=dtype)
+    else:
+        counts = mask.sum(-1, keepdim=True, dtype=dtype)  # (B|1, H|1, Tq|1, 1)
+        n = counts if mask.shape[-1] == n_keys else counts * n_keys  # broadcast key dim of 1
+    return n.clamp(min=float(min_keys)).log() / math.log(base)
 
 
 def _check_mask(mask: object, scores: torch.Tensor) -> torch.Tensor | None:

@@ -38,7 +38,8 @@ def ntk_linear(
         ``(..., n)`` in the dtype of ``x``.
 
     Raises:
-        TypeError: non-floating input. ValueError: ``x``'s last dim differs from ``weight``'s.
+        TypeError: non-floating input. ValueError: ``x``'s last dim differs from ``weight``'s, or
+            the fan-in is 0 (``0 / sqrt(0)`` would be NaN).
 
     Reference:
         Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620 ;
@@ -50,6 +51,8 @@ def ntk_linear(
     """
     check_ndim(check_floating(x, "x"), "x", 1)
     check_ndim(check_floating(weight, "weight"), "weight", 2, 2)
+    if weight.shape[1] == 0:
+        raise ValueError("weight has fan-in 0 (shape (n, 0)); the 1/sqrt(fan-in) scale is undefined")
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(f"x has last dim {x.shape[-1]} but weight expects {weight.shape[1]}")
     if bias is not None and check_tensor(bias, "bias").shape != weight.shape[:1]:
@@ -61,6 +64,10 @@ class NTKLinear(nn.Module):
     """``nn.Linear`` in NTK parameterisation: unit-variance weights, output scaled by 1/√fan-in.
 
     Weights start from :func:`trunc_normal_` with std 1 (variance-corrected), biases at zero.
+
+    Raises:
+        TypeError: ``in_features``/``out_features`` not an int. ValueError: either is < 1 (a zero
+            fan-in would make the 1/√fan-in scale ``0/0 = NaN``).
 
     Reference:
         Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620
@@ -78,6 +85,11 @@ class NTKLinear(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
+        for v, name in ((in_features, "in_features"), (out_features, "out_features")):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+            if v < 1:
+                raise ValueError(f"{name} must be >= 1, got {v}")
         super().__init__()
         self.weight = nn.Parameter(
             torch.empty(out_features, in_features, device=device, dtype=dtype)

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from kexue._validate import check_positive
+from kexue.transformer._attention_ops import check_qkv, normalize_mask
 from kexue.transformer.attention import Attention
-from kexue.transformer.attention_ops import check_qkv, normalize_mask
 from kexue.transformer.linear_attention import _bidirectional, _causal, _check_chunk
 from kexue.transformer.random_features import (
     Scaling,
@@ -29,14 +29,11 @@ from kexue.transformer.random_features import (
     _pos_int,
     _prf,
     gaussian_orthogonal_random_matrix,
-    positive_random_features,
 )
 
 __all__ = [
     "PerformerAttention",
     "favor_attention",
-    "gaussian_orthogonal_random_matrix",
-    "positive_random_features",
 ]  # the random-feature helpers live in kexue.transformer.random_features and are re-exported here
 
 

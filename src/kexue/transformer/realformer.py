@@ -26,13 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from kexue._validate import check_finite, check_floating
+from kexue.transformer._attention_ops import check_qkv, masked_softmax, normalize_mask
 from kexue.transformer.attention import Attention
-from kexue.transformer.attention_ops import (
-    check_qkv,
-    entropy_invariant_factor,
-    masked_softmax,
-    normalize_mask,
-)
+from kexue.transformer.attention_scale import entropy_invariant_factor
 
 __all__ = ["RealFormerAttention", "RealFormerState", "realformer_attention"]
 

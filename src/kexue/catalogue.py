@@ -1,17 +1,36 @@
-"""The technique registry: one frozen record per Scientific Spaces technique.
+"""The catalogue: one frozen record of article facts per Scientific Spaces technique.
 
-The registry is plain data (no torch import), so ``kexue list`` stays instant. The CLI, the report
-and the conformance test all read it. A technique is *implemented* once it names its public
-callables and a reproduction experiment; the others are listed as planned so users can see the
-whole catalogue (``../shared/SPEC.md``).
+Plain data, no torch import, so ``kexue list`` stays instant; the CLI, the report and the
+conformance test read it. A record holds what the *article* says (id, name, article ids, the claim,
+the article's own figures, stated here once) and which modules hold the component. Everything else
+is found by convention:
+
+- the public API is the ``__all__`` of the modules in :attr:`Technique.modules`;
+- the family is the folder of the first module (``kexue.geometry.gaussian`` → ``geometry``);
+- the experiment is ``kexue.experiments.<id>_<slug>`` (a module or a package of studies);
+- the tests mirror the modules (``tests/geometry/test_gaussian.py``) and the benchmark, when there
+  is one, is ``bench/bench_<id>_<slug>.py``.
+
+A technique is *implemented* when it names its modules; the others are listed as planned so users
+see the whole catalogue.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import pkgutil
 from dataclasses import dataclass, field
-from typing import Literal
 
-Family = Literal["transformer", "nn", "losses", "optim", "geometry", "stats", "models", "dynamics"]
+__all__ = [
+    "KEXUE_URL",
+    "TECHNIQUES",
+    "Technique",
+    "experiment_module",
+    "get",
+    "implemented",
+    "module_all",
+]
 
 KEXUE_URL = "https://kexue.fm/archives/{}"
 
@@ -21,28 +40,22 @@ class Technique:
     """One technique from an article.
 
     Attributes:
-        id: the SPEC id, e.g. ``"D2"``.
+        id: the catalogue id, e.g. ``"D2"``.
         name: short English name.
-        family: the package family the component lives in.
         article: the seed article's (Chinese) title.
         article_ids: kexue.fm archive ids; the first is the seed article.
-        spec: the spec file (relative to ``shared/``) with the maths and acceptance checks.
-        seed: the file under ``shared/seeds/`` holding the article text, if one ships.
-        claim: the article's central claim that the reproduction checks.
-        callables: public components as ``"module:attribute"`` strings.
-        experiment: module path of the registered reproduction (``None`` while planned).
+        claim: the article's central claim that the reproduction checks, in words.
+        article_figure: the article's own figures for the claim (or why it has none), stated once.
+        modules: the modules holding the component, primary first (empty while planned).
     """
 
     id: str
     name: str
-    family: Family
     article: str
     article_ids: tuple[int, ...]
-    spec: str
-    seed: str | None
     claim: str
-    callables: tuple[str, ...] = field(default=())
-    experiment: str | None = None
+    article_figure: str = ""
+    modules: tuple[str, ...] = field(default=())
 
     @property
     def url(self) -> str:
@@ -50,360 +63,280 @@ class Technique:
         return KEXUE_URL.format(self.article_ids[0]) if self.article_ids else ""
 
     @property
+    def family(self) -> str:
+        """The package folder of the primary module (``"planned"`` while there is none)."""
+        return self.modules[0].split(".")[1] if self.modules else "planned"
+
+    @property
+    def experiment(self) -> str | None:
+        """The experiment module found by convention (``None`` when there is none)."""
+        return experiment_module(self.id)
+
+    @property
     def implemented(self) -> bool:
         """Whether the technique ships a component and a reproduction."""
-        return bool(self.callables) and self.experiment is not None
+        return bool(self.modules) and self.experiment is not None
 
     @property
     def status(self) -> str:
         return "implemented" if self.implemented else "planned"
+
+    @property
+    def api(self) -> tuple[str, ...]:
+        """Dotted paths of the public names (``kexue.geometry.gaussian.kl_divergence_gaussian``)."""
+        return tuple(f"{m}.{name}" for m in self.modules for name in module_all(m))
+
+
+def module_all(module: str) -> tuple[str, ...]:
+    """The ``__all__`` of ``module``, read from its source without importing it (no torch)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"no module named {module!r}")
+    with open(spec.origin, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return tuple(ast.literal_eval(node.value))
+    raise ValueError(f"{module} defines no __all__")
+
+
+def experiment_module(technique_id: str) -> str | None:
+    """``kexue.experiments.<id>_<slug>`` for ``technique_id``, found without importing it."""
+    spec = importlib.util.find_spec("kexue.experiments")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    prefix = f"{technique_id.lower()}_"
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(spec.submodule_search_locations)
+        if m.name.startswith(prefix)
+    )  # fmt: skip
+    if len(names) > 1:
+        raise RuntimeError(f"two experiments for {technique_id}: {', '.join(names)}")
+    return f"kexue.experiments.{names[0]}" if names else None
 
 
 TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="A1",
         name="Performer FAVOR+ attention",
-        family="transformer",
         article="Performer：用随机投影将Attention的复杂度线性化",
         article_ids=(7921,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "Positive random features estimate $e^{q\\cdot k}$ without bias, making attention linear in n; pretrained weights swapped in lose accuracy but recover with brief fine-tuning."
         ),
-        callables=(
-            "kexue.transformer.performer:favor_attention",
-            "kexue.transformer.random_features:positive_random_features",
-            "kexue.transformer.random_features:gaussian_orthogonal_random_matrix",
-            "kexue.transformer.performer:PerformerAttention",
-            "kexue.transformer.linear_attention:linear_attention",
+        article_figure=(
+            "no experiment of its own; reports the paper's: pretrained weights in a Performer do not reproduce the original results directly, but fine-tuning recovers quickly"
         ),
-        experiment="kexue.experiments.a1_performer",
+        modules=(
+            "kexue.transformer.performer",
+            "kexue.transformer.random_features",
+            "kexue.transformer.linear_attention",
+        ),
     ),
     Technique(
         id="A2",
         name="RealFormer residual attention",
-        family="transformer",
         article="RealFormer：把残差转移到Attention矩阵上面去",
         article_ids=(8027,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "Carrying a running sum of pre-softmax scores across Post-LN layers trains better than Post-LN and Pre-LN."
         ),
-        callables=(
-            "kexue.transformer.realformer:realformer_attention",
-            "kexue.transformer.realformer:RealFormerAttention",
-            "kexue.transformer.realformer:RealFormerState",
+        article_figure=(
+            "paper figures only: RealFormer ≥ Post-LN ≥ Pre-LN on MLM, GLUE and SQuAD; RealFormer at 500k steps ≈ Post-LN at 1M; sparser, more layer-consistent attention"
         ),
-        experiment="kexue.experiments.a2_realformer",
+        modules=("kexue.transformer.realformer",),
     ),
     Technique(
         id="A3",
         name="Hierarchical position decomposition",
-        family="transformer",
         article="层次分解位置编码，让BERT可以处理超长文本",
         article_ids=(7947,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "$u_i=(p_i-\\alpha p_1)/(1-\\alpha)$ extends an n-position table to $n^2$, exact on the first n; MLM ≈ 38 % at 1536 untrained, above 55 % after ~3000 steps."
         ),
-        callables=(
-            "kexue.transformer.position:hierarchical_position_embedding",
-            "kexue.transformer.position:hierarchical_position_table",
-            "kexue.transformer.position:HierarchicalPositionEmbedding",
-            "kexue.transformer.position:extend_positions_",
+        article_figure=(
+            "Chinese RoBERTa at max length 1536: MLM accuracy ≈38 % with no training vs ≈55 % at 512, back above 55 % after ≈3000 MLM steps; α = 0.4 recommended (α < 0.5)"
         ),
-        experiment="kexue.experiments.a3_hierarchical_positions",
+        modules=("kexue.transformer.position",),
     ),
     Technique(
         id="A4",
         name="Entropy-invariant attention scale",
-        family="transformer",
         article="从熵不变性看Attention的Scale操作",
         article_ids=(8823,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "Scaling logits by $\\log_{512}n/\\sqrt d$ keeps attention entropy stable; trained at length 64, MLM accuracy at 256 is 34.04 % vs 23.02 %."
         ),
-        callables=(
-            "kexue.transformer.attention_scale:softmax_plus",
-            "kexue.transformer.attention_scale:SoftmaxPlus",
-            "kexue.transformer.attention_scale:attention_entropy",
-            "kexue.transformer.attention_ops:entropy_invariant_factor",
-            "kexue.transformer.attention:SoftmaxAttention",
+        article_figure=(
+            "RoFormer-small MLM trained at 64; accuracy % at 64/128/256/512/1024: Attention-O 43.27/36.53/23.02/15.12/11.54, Attention-E 43.11/41.17/34.04/20.15/13.58"
         ),
-        experiment="kexue.experiments.a4_entropy_invariant_scale",
+        modules=("kexue.transformer.attention_scale",),
     ),
     Technique(
         id="A5",
         name="Transformer init/parameterisation",
-        family="transformer",
         article="浅谈Transformer的初始化、参数化与标准化",
         article_ids=(8620,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "Second-moment-preserving init (TF truncated normal needs ×1.1368472), NTK parameterisation, and why $1/\\sqrt d$ and residual scaling are needed."
         ),
-        callables=(
-            "kexue.nn.init:truncated_normal_variance",
-            "kexue.nn.init:trunc_normal_correction",
-            "kexue.nn.init:trunc_normal",
-            "kexue.nn.init:trunc_normal_",
-            "kexue.nn.init:gaussian_second_moment",
-            "kexue.transformer.ntk:ntk_linear",
-            "kexue.transformer.ntk:NTKLinear",
-            "kexue.transformer.residual:residual_step",
-            "kexue.transformer.residual:ResidualBlock",
-            "kexue.transformer.residual:set_residual_alpha_",
+        article_figure=(
+            "γ = 0.7737413 (factor 1.1368472); E[sigmoid(z)²] = 0.2933790; SELU λ=1.0507, α=1.6733; Post-Norm weights x0 by 2^{-l/2}; no training numbers in the article"
         ),
-        experiment="kexue.experiments.a5_init_parameterisation",
+        modules=(
+            "kexue.nn.init",
+            "kexue.transformer.ntk",
+            "kexue.transformer.residual",
+        ),
     ),
     Technique(
         id="A6",
         name="Taylor softmax, even-order positivity",
-        family="nn",
         article="exp(x)在x=0处的偶次泰勒展开式总是正的",
         article_ids=(7919,),
-        spec="spec/transformer-nlp.md",
-        seed="003_5477d17ee1ddbdcc.txt",
         claim=(
             "Every even-order Taylor polynomial of $e^x$ is positive (minima table n = 2…10), so it can replace exp in softmax."
         ),
-        callables=(
-            "kexue.transformer.taylor_softmax:taylor_exp",
-            "kexue.transformer.taylor_softmax:taylor_minimum",
-            "kexue.transformer.taylor_softmax:taylor_softmax",
-            "kexue.transformer.taylor_softmax:log_taylor_softmax",
-            "kexue.transformer.taylor_softmax:taylor_cross_entropy",
-            "kexue.transformer.taylor_softmax:TaylorSoftmax",
-            "kexue.transformer.taylor_softmax:TaylorCrossEntropyLoss",
+        article_figure=(
+            "minima table n=2…10 (x*=-1, -1.59607, …, -3.33355; f*=0.5, 0.270395, …, 0.0466991); Taylor softmax as a less over-confident softmax (no numbers of its own)"
         ),
-        experiment="kexue.experiments.a6_taylor_softmax",
+        modules=("kexue.transformer.taylor_softmax",),
     ),
     Technique(
         id="A7",
         name="Pretrained BERT encoder (MiniLM) without transformers",
-        family="transformer",
         article="— (no seed article)",
         article_ids=(),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "Project claim: a pure-PyTorch BERT on the MiniLM weights matches transformers' `BertModel` to 1e-5, with pluggable attention."
         ),
-        callables=(
-            "kexue.transformer.attention:Attention",
-            "kexue.transformer.attention:SoftmaxAttention",
-            "kexue.transformer.attention:softmax_attention",
-            "kexue.transformer.attention_ops:masked_softmax",
-            "kexue.transformer.attention_ops:entropy_invariant_factor",
-            "kexue.transformer.attention_ops:normalize_mask",
-            "kexue.transformer.bert:BertConfig",
-            "kexue.transformer.bert:BertModel",
-            "kexue.transformer.pretrained:load_pretrained",
-            "kexue.transformer.pretrained:load_state_dict_strict",
-            "kexue.transformer.pretrained:default_model_dir",
-            "kexue.transformer.pretrained:BertTokenizer",
-            "kexue.transformer.pretrained:mean_pooling",
-            "kexue.transformer.pretrained:encode_sentences",
+        article_figure=(
+            "no article; project target: match transformers' BertModel to 1e-5; all-MiniLM-L6-v2 scores ≈0.82 Spearman on STS-B test (MTEB STSBenchmark)"
         ),
-        experiment="kexue.experiments.a7_pretrained_encoder",
+        modules=(
+            "kexue.transformer.bert",
+            "kexue.transformer.attention",
+            "kexue.transformer.pretrained",
+        ),
     ),
     Technique(
         id="B1",
         name="Multi-label softmax CE (ZLPR)",
-        family="losses",
         article="将“Softmax+交叉熵”推广到多标签分类问题",
         article_ids=(7359,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "$\\log(1+\\sum_{neg}e^{s})+\\log(1+\\sum_{pos}e^{-s})$ with threshold 0 matches tuned weighted binary classification without threshold tuning."
         ),
-        callables=(
-            "kexue.losses.multilabel:multilabel_categorical_crossentropy",
-            "kexue.losses.multilabel:sparse_multilabel_categorical_crossentropy",
-            "kexue.losses.multilabel:multilabel_predict",
-            "kexue.losses.multilabel:multilabel_probabilities",
-            "kexue.losses.multilabel:MultilabelCrossEntropy",
-            "kexue.losses.multilabel:SparseMultilabelCrossEntropy",
+        article_figure=(
+            "7359: on several multi-label tasks ZLPR matches carefully weighted binary classification with no threshold tuning (no numbers given); spec: micro-F1(ZLPR@0) >= F1(BCE@0.5) and within ~1-2 points of BCE@tuned"
         ),
-        experiment="kexue.experiments.b1_multilabel_zlpr",
+        modules=("kexue.losses.multilabel",),
     ),
     Technique(
         id="B2",
         name="Class imbalance: smooth acc→CE, focal, logit adjustment",
-        family="losses",
         article="再谈类别不平衡问题：调节权重与魔改Loss的对比联系",
         article_ids=(7708,),
-        spec="spec/math-stat-loss.md",
-        seed="004_72058aac82387b64.txt",
         claim=(
             "CE is smooth accuracy with $\\nabla p\\to\\nabla\\log p$; the same step on smooth F1 gives a weighted CE; focal loss and logit adjustment are its softened and margin forms."
         ),
-        callables=(
-            "kexue.losses.focal:sigmoid_focal_loss",
-            "kexue.losses.focal:softmax_focal_loss",
-            "kexue.losses.focal:softened_truncation_loss",
-            "kexue.losses.focal:hard_truncation_loss",
-            "kexue.losses.focal:SigmoidFocalLoss",
-            "kexue.losses.focal:SoftmaxFocalLoss",
-            "kexue.losses.focal:SoftenedTruncationLoss",
-            "kexue.losses.focal:HardTruncationLoss",
-            "kexue.losses.imbalance:smooth_accuracy",
-            "kexue.losses.imbalance:smooth_f1",
-            "kexue.losses.imbalance:f1_weighted_cross_entropy",
-            "kexue.losses.imbalance:F1WeightedCrossEntropy",
-            "kexue.losses.imbalance:class_balanced_weights",
-            "kexue.losses.logit_adjustment:log_prior",
-            "kexue.losses.logit_adjustment:logit_adjust",
-            "kexue.losses.logit_adjustment:logit_adjusted_cross_entropy",
-            "kexue.losses.logit_adjustment:LogitAdjustedCrossEntropy",
+        article_figure=(
+            "none: 7708 is a derivation without experiments, 4733 reports 'a slight improvement' from focal loss, 7615 defers to Menon et al. (logit adjustment is state of the art, τ = 1)"
         ),
-        experiment="kexue.experiments.b2_class_imbalance",
+        modules=(
+            "kexue.losses.imbalance",
+            "kexue.losses.focal",
+            "kexue.losses.logit_adjustment",
+        ),
     ),
     Technique(
         id="B3",
         name="Multi-task loss weighting",
-        family="losses",
         article="多任务学习漫谈（一）：以损失之名",
         article_ids=(8870,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "Scale-invariant weightings (initial, prior, real-time $1/\\mathrm{sg}(L_i)$) and gradient normalisation (also translation-invariant) replace hand-tuned weights."
         ),
-        callables=(
-            "kexue.losses.multitask:weighted_sum",
-            "kexue.losses.multitask:normalized_sum",
-            "kexue.losses.multitask:realtime_normalized_sum",
-            "kexue.losses.multitask:generalized_mean",
-            "kexue.losses.multitask:uncertainty_weighted_sum",
-            "kexue.losses.multitask:gradient_normalized_sum",
-            "kexue.losses.multitask:ce_prior_loss",
-            "kexue.losses.multitask:mse_prior_loss",
-            "kexue.losses.multitask:MultiTaskLoss",
+        article_figure=(
+            "none: the article argues from scale/translation invariance, without numbers"
         ),
-        experiment="kexue.experiments.b3_multitask_weighting",
+        modules=("kexue.losses.multitask",),
     ),
     Technique(
         id="B4",
         name="GAN losses: WGAN-div, energy view",
-        family="losses",
         article="能量视角下的GAN模型（二）：GAN＝“分析”＋“采样”; WGAN-div：一个默默无闻的WGAN填坑者",
         article_ids=(6331, 6139),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "A GAN is an energy model plus a sampler with an MI anti-collapse term; WGAN-div's penalty $k\\,\\mathbb E\\|\\nabla T\\|^p$ (k = 2, p = 6) is a true divergence."
         ),
-        callables=(
-            "kexue.losses.gan:wgan_div_penalty",
-            "kexue.losses.gan:wgan_gp_penalty",
-            "kexue.losses.gan:score_penalty",
-            "kexue.losses.gan:critic_loss",
-            "kexue.losses.gan:generator_loss",
-            "kexue.losses.gan:energy_generator_loss",
-            "kexue.losses.gan:WGANDivPenalty",
-            "kexue.losses.gan:WGANGPPenalty",
-            "kexue.losses.latent_mala:latent_mala",
-            "kexue.losses.latent_mala:MALAResult",
+        article_figure=(
+            "no numbers in the articles (CelebA samples; MEG toy figures); spec [measured]: WGAN-div on 8 Gaussians covers 8/8 modes with 66 % high-quality samples after 3000 iterations"
         ),
-        experiment="kexue.experiments.b4_gan_losses",
+        modules=(
+            "kexue.losses.gan",
+            "kexue.losses.latent_mala",
+        ),
     ),
     Technique(
         id="B5",
         name="Input vs parameter gradient penalty inequality",
-        family="losses",
         article="输入梯度惩罚与参数梯度惩罚的一个不等式",
         article_ids=(8796,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "For an MLP, $\\|\\nabla_xf\\|^2\\sum_t(1+\\|h^{(t)}\\|^2)/(\\|W^{(t)}\\|^2\\|J_t\\|^2)\\le\\|\\nabla_\\theta f\\|^2$."
         ),
-        callables=(
-            "kexue.losses.gradient_penalty:input_gradient_penalty",
-            "kexue.losses.gradient_penalty:parameter_gradient_penalty",
-            "kexue.losses.gradient_penalty:gradient_penalty_inequality",
-            "kexue.losses.gradient_penalty:GradientPenaltyBound",
-            "kexue.losses.gradient_penalty:InputGradientPenalty",
-            "kexue.losses.gradient_penalty:ParameterGradientPenalty",
+        article_figure=(
+            "no experiments (a proof); spec [measured]: 0/200 violations, lhs/rhs 0.04–0.125"
         ),
-        experiment="kexue.experiments.b5_gradient_penalty_inequality",
+        modules=("kexue.losses.gradient_penalty",),
     ),
     Technique(
         id="B6",
         name="WEISSI regulariser",
-        family="losses",
         article="L2正则没有想象那么好？可能是“权重尺度偏移”惹的祸",
         article_ids=(7681,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "L2 is not invariant to weight-scale shifts of positively homogeneous nets; $\\sum_l\\log\\|W_l\\|$ is (with cumulative bias scaling — a correction)."
         ),
-        callables=(
-            "kexue.losses.weissi:weissi_penalty",
-            "kexue.losses.weissi:l2_penalty",
-            "kexue.losses.weissi:layer_weights",
-            "kexue.losses.weissi:rescale_layers",
-            "kexue.losses.weissi:WEISSIRegularizer",
+        article_figure=(
+            "no experiments of its own (the paper shows gains in a figure; the article claims no guaranteed gain); spec [measured]: none 0.948, L2 1e-3 0.950, WEISSI 1e-2/1e-1 0.949, λ=1 collapse"
         ),
-        experiment="kexue.experiments.b6_weissi",
+        modules=("kexue.losses.weissi",),
     ),
     Technique(
         id="B7",
         name="Implicit gradient regularisation",
-        family="losses",
         article="从动力学角度看优化算法（五）：为什么学习率不宜过小？",
         article_ids=(7787,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "GD with step h follows the flow of $L+\\frac h4\\|\\nabla L\\|^2$ one order more accurately than that of L: it implicitly penalises the gradient norm."
         ),
-        callables=(
-            "kexue.losses.implicit_regularization:modified_loss",
-            "kexue.losses.implicit_regularization:modified_gradient",
-            "kexue.losses.implicit_regularization:gradient_flow",
-            "kexue.losses.implicit_regularization:gradient_descent",
-            "kexue.losses.implicit_regularization:flow_tracking_errors",
-            "kexue.losses.implicit_regularization:FlowTracking",
-            "kexue.losses.implicit_regularization:ModifiedLoss",
+        article_figure=(
+            "no experiments (derivation only); spec [measured] on breast_cancer logistic regression: plain 1.0e-1…4.5e-3 (slope 1.12), modified 4.9e-2…1.4e-4 (slope 2.10), h = 0.4…0.025"
         ),
-        experiment="kexue.experiments.b7_implicit_gradient_regularization",
+        modules=("kexue.losses.implicit_regularization",),
     ),
     Technique(
         id="B8",
         name="Variational information bottleneck",
-        family="losses",
         article="从变分编码、信息瓶颈到正态分布：论遗忘的重要性",
         article_ids=(6181,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "A KL penalty to $\\mathcal N(0,I)$ on a noisy encoder bounds $I(X;Z)$ and regularises: faster convergence, 89 %+ vs ~88 % on IMDB."
         ),
-        callables=(
-            "kexue.nn.bottleneck:gaussian_kl_standard_normal",
-            "kexue.nn.bottleneck:reparameterize",
-            "kexue.nn.bottleneck:VariationalBottleneck",
+        article_figure=(
+            "IMDB: with VIB 89 %+ validation accuracy vs ~88 %+ without, and faster convergence; spec [measured] digits: deterministic 0.946, λ=1e-3…0.1: 0.955–0.959, λ=1: 0.462"
         ),
-        experiment="kexue.experiments.b8_variational_bottleneck",
+        modules=("kexue.nn.bottleneck",),
     ),
     Technique(
         id="C1",
         name="Soft batch (gradient accumulation) & optimiser extensions",
-        family="optim",
         article="“让Keras更酷一些！”：小众的自定义优化器",
         article_ids=(5879,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "Accumulating k micro-batch gradients equals one big-batch step (batch 1 × 100 ≈ batch 100 on MNIST); Lookahead, lazy, AdaFactor, EMA, … compose as wrappers."
         ),
@@ -411,11 +344,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="C2",
         name="Gradient clipping, hard & soft",
-        family="optim",
         article="为什么梯度裁剪能加速训练过程？一个简明的分析",
         article_ids=(7469,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "Under (L0, L1)-smoothness the optimal step is soft clipping $\\gamma/(\\|g\\|+\\gamma)$ with $\\gamma=L_0/L_1$, so clipped GD makes progress every step."
         ),
@@ -423,11 +353,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="C3",
         name="Policy gradient ≡ zeroth-order",
-        family="optim",
         article="殊途同归的策略梯度与零阶优化",
         article_ids=(7737,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "The zeroth-order gradient of argmax accuracy equals, to first order, the policy gradient $\\mathbb E\\sum_yr\\,\\nabla p_\\theta(y\\mid x)$."
         ),
@@ -435,11 +362,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="C4",
         name="MLE-guided sampling search",
-        family="optim",
         article="从采样看优化：可导优化与不可导优化的统一视角",
         article_ids=(7521,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "The Boltzmann-weighted mean of sampled moves unifies GD and Newton; with an MLE-gradient proposal (MGS, n = 4) it optimises non-differentiable metrics."
         ),
@@ -447,11 +371,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="C5",
         name="Optimisers as ODE discretisations",
-        family="dynamics",
         article="从动力学角度看优化算法（一）：从SGD到动量加速",
         article_ids=(5655,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "GD is Euler on the gradient flow (order 1); momentum is a second-order scheme for the heavy-ball ODE; RMSprop/Adam are step-size control."
         ),
@@ -459,83 +380,54 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="D1",
         name="Entropy normalisation",
-        family="stats",
         article="概率分布的熵归一化（Entropy Normalization）",
         article_ids=(8829,),
-        spec="spec/math-stat-loss.md",
-        seed="001_506aef11eb2ecc50.txt",
         claim=(
             "A Newton iteration on γ in $p^\\gamma/\\sum p^\\gamma$ reaches a target entropy in 3–4 steps, preserving order."
         ),
-        callables=(
-            "kexue.stats.entropy_normalization:entropy",
-            "kexue.stats.entropy_normalization:entropy_normalize",
-            "kexue.stats.entropy_normalization:solve_entropy_exponent",
-            "kexue.stats.entropy_normalization:entropy_invariant_scale",
-            "kexue.stats.entropy_normalization:EntropyNormalization",
+        article_figure=(
+            "no table; the iteration 'converges well after 3-4 steps' (demo: n=100, log 30)"
         ),
-        experiment="kexue.experiments.d1_entropy_normalization",
+        modules=("kexue.stats.entropy_normalization",),
     ),
     Technique(
         id="D2",
         name="Gaussian KL / Bhattacharyya / W2",
-        family="geometry",
         article="两个多元正态分布的KL散度、巴氏距离和W距离",
         article_ids=(8512,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "Closed forms of KL, Bhattacharyya and W2 between Gaussians; the two circulating W2 (Fréchet) formulas are equal."
         ),
-        callables=(
-            "kexue.geometry.gaussian:kl_divergence_gaussian",
-            "kexue.geometry.gaussian:bhattacharyya_distance_gaussian",
-            "kexue.geometry.gaussian:wasserstein2_gaussian",
-            "kexue.geometry.gaussian:entropy_gaussian",
-            "kexue.geometry.gaussian:GaussianKLDivergence",
-            "kexue.geometry.gaussian:GaussianBhattacharyyaDistance",
-            "kexue.geometry.gaussian:GaussianWasserstein2",
-            "kexue.geometry.psd:sqrtm_psd",
-            "kexue.geometry.psd:sample_mean_cov",
+        article_figure=(
+            "no experiments; claims: the closed forms, and W2 version 1 (sqrt(S_p C_q S_p)) = version 2 (Fréchet, sqrt(C_p C_q)). Spec's own measurement (n=5): BD 1.5401 vs MC 1.5410"
         ),
-        experiment="kexue.experiments.d2_gaussian_distances",
+        modules=(
+            "kexue.geometry.gaussian",
+            "kexue.geometry.psd",
+        ),
     ),
     Technique(
         id="D3",
         name="JL lemma: min dim, projection, LSH, rSVD",
-        family="geometry",
         article="让人惊叹的Johnson-Lindenstrauss引理：理论篇 / 应用篇",
         article_ids=(8679, 8706),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "$n>24\\log N/\\varepsilon^2$ Gaussian dimensions keep all pairwise distances within ε w.p. ≥ 1 − 1/N; uses: LSH, randomized SVD, head size $d>8.33\\log L$ (spec corrects the LSH and rSVD formulas)."
         ),
-        callables=(
-            "kexue.geometry.projection:jl_min_dim",
-            "kexue.geometry.projection:dasgupta_gupta_min_dim",
-            "kexue.geometry.projection:head_size_rule",
-            "kexue.geometry.projection:gaussian_projection_matrix",
-            "kexue.geometry.projection:sparse_projection_matrix",
-            "kexue.geometry.projection:random_projection",
-            "kexue.geometry.projection:RandomProjection",
-            "kexue.geometry.simhash:simhash",
-            "kexue.geometry.simhash:sign_cosine",
-            "kexue.geometry.simhash:simhash_cosine",
-            "kexue.geometry.simhash:SimHash",
-            "kexue.geometry.randomized_svd:randomized_svd",
-            "kexue.geometry.randomized_svd:randomized_range_finder",
+        article_figure=(
+            "bounds only: n > 24 ln N/ε² keeps all pairs within ε w.p. ≥ 1 - 1/N (16: existence); head size 8.33 ln 512 ≈ 52; the article's LSH and rSVD formulas come without numbers"
         ),
-        experiment="kexue.experiments.d3_johnson_lindenstrauss",
+        modules=(
+            "kexue.geometry.projection",
+            "kexue.geometry.randomized_svd",
+            "kexue.geometry.simhash",
+        ),
     ),
     Technique(
         id="D4",
         name="EMD / WMD / WRD",
-        family="geometry",
         article="从EMD、WMD到WRD：文本向量序列的相似度计算",
         article_ids=(7388,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "WRD (norm as mass, cosine cost) is a bounded, better similarity than WMD; both are transport LPs with cheap lower bounds."
         ),
@@ -543,55 +435,34 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="D5",
         name="Smooth approximations via approximate identities",
-        family="nn",
         article="用狄拉克函数来构造非光滑函数的光滑近似",
         article_ids=(8718,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "Convolving with a nascent delta smooths any function with countably many jumps; Gaussian/logistic kernels give closed forms (GELU, SoftPlus, Swish, log-sum-exp)."
         ),
-        callables=(
-            "kexue.nn.smooth:smooth_step",
-            "kexue.nn.smooth:smooth_sign",
-            "kexue.nn.smooth:smooth_relu",
-            "kexue.nn.smooth:smooth_leaky_relu",
-            "kexue.nn.smooth:smooth_abs",
-            "kexue.nn.smooth:smooth_max",
-            "kexue.nn.smooth:smooth_min",
-            "kexue.nn.smooth:smooth_clip",
-            "kexue.nn.smooth:smooth_floor",
-            "kexue.nn.smooth:SmoothReLU",
-            "kexue.nn.smooth:SmoothLeakyReLU",
+        article_figure=(
+            "no table: closed forms for ReLU and the step, SoftPlus/Swish/GELU recovered, floor demo (logistic t = 10, M = 5, N = 10)"
         ),
-        experiment="kexue.experiments.d5_smooth_approximations",
+        modules=("kexue.nn.smooth",),
     ),
     Technique(
         id="E1",
         name="Analytic logistic / softmax regression",
-        family="models",
         article="概率视角下的线性模型：逻辑回归有解析解吗？",
         article_ids=(8578,),
-        spec="spec/math-stat-loss.md",
-        seed=None,
         claim=(
             "Equal-covariance Gaussian classes give a closed-form softmax regression (= LDA) that beats trained regression with few samples (SHOPPING-1K 65.49 vs 49.82)."
         ),
-        callables=(
-            "kexue.models.analytic_classifier:analytic_softmax_regression",
-            "kexue.models.analytic_classifier:AnalyticLogisticRegression",
-            "kexue.models.analytic_classifier:SingularCovarianceWarning",
+        article_figure=(
+            "RoFormer-Sim sentence vectors, val/test accuracy GD vs analytic: full data SENTIMENT 91.14/91.57, TNEWS 53.35/54.20, SHOPPING 86.98/86.38; 1K samples SENTIMENT 66.79/73.24, TNEWS 22.47/26.74, SHOPPING 49.82/65.49"
         ),
-        experiment="kexue.experiments.e1_analytic_classifier",
+        modules=("kexue.models.analytic_classifier",),
     ),
     Technique(
         id="E2",
         name="Simpler-GloVe word vectors",
-        family="models",
         article="更别致的词向量模型(三)：描述相关的模型",
         article_ids=(4671,),
-        spec="spec/models-dynamics.md",
-        seed="002_e59ae0e13703e477.txt",
         claim=(
             "Demanding linear analogies forces $\\mathrm{PMI}=\\langle v_i,v_j\\rangle$; the fitted vectors solve analogies and their norm measures importance (stop words smallest)."
         ),
@@ -599,11 +470,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="E3",
         name="RNN ≡ ODE solver: fit ODE parameters",
-        family="models",
         article="貌离神合的RNN与ODE：花式RNN简介",
         article_ids=(5643,),
-        spec="spec/models-dynamics.md",
-        seed="000_6668763597789c0a.txt",
         claim=(
             "An Euler-step RNN cell solves an ODE; backprop through it fits a competition model's 6 parameters to 7 observations."
         ),
@@ -611,11 +479,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="E4",
         name="Skipping-rope curve",
-        family="models",
         article="你跳绳的时候，想过绳子的形状曲线是怎样的吗？",
         article_ids=(6784,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "The rotating rope's shape follows from a variational principle (catenary at ω = 0, elliptic integrals at g = 0); spec corrects the snippet's swapped ODE and the g = 0 form."
         ),
@@ -623,11 +488,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="E5",
         name="Capsule routing as clustering",
-        family="models",
         article="再来一顿贺岁宴：从K-Means到Capsule",
         article_ids=(5112,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "Dynamic routing is clustering with normalised inner-product similarity; the derived routing exceeds 95 % on the two-digit test (old routing 91 %)."
         ),
@@ -635,11 +497,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="E6",
         name="Math word problems → expressions",
-        family="models",
         article="BERT可以上几年级了？Seq2Seq“硬刚”小学数学应用题",
         article_ids=(7809,),
-        spec="spec/transformer-nlp.md",
-        seed=None,
         claim=(
             "A seq2seq model that directly generates evaluable expressions reaches 71.85 % (base) / 75.04 % (large) on Ape210K valid; normalisation keeps 4,999 / 5,000 valid items."
         ),
@@ -647,11 +506,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="F1",
         name="BN smooths the landscape",
-        family="dynamics",
         article="BN究竟起了什么作用？一个闭门造车的分析",
         article_ids=(6992,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "Centring and standardising layer inputs lowers the gradient-Lipschitz constant, allowing larger learning rates."
         ),
@@ -659,11 +515,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="F2",
         name="RNN gradient vanishing/explosion",
-        family="dynamics",
         article="也来谈谈RNN的梯度消失/爆炸问题",
         article_ids=(7888,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "tanh bounds the simple-RNN step Jacobian; the LSTM's factor ≈ the forget gate (no explosion); the GRU is less stable."
         ),
@@ -671,11 +524,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="F3",
         name="SimSiam non-collapse dynamics",
-        family="dynamics",
         article="从动力学角度看优化算法（六）：为什么SimSiam不退化？",
         article_ids=(7980,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "With stop-gradient the fast predictor zeroes the shared gradient factor before the encoder collapses (toy: θ → 0.806 vs θ → 0 without)."
         ),
@@ -683,11 +533,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(
         id="F4",
         name="SGD ≈ kernel machine (path kernel)",
-        family="dynamics",
         article="从动力学角度看优化算法（七）：SGD ≈ SVM？",
         article_ids=(8009,),
-        spec="spec/models-dynamics.md",
-        seed=None,
         claim=(
             "A model trained by gradient flow equals its initial function plus a path-kernel expansion over the training points."
         ),

@@ -11,14 +11,13 @@ Reference:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 
 from kexue._validate import check_floating, check_ndim, check_nonempty, check_tensor
 
-__all__ = ["SoftmaxFn", "check_qkv", "entropy_invariant_factor", "masked_softmax", "normalize_mask"]
+__all__ = ["SoftmaxFn", "check_qkv", "masked_softmax", "normalize_mask"]
 
 SoftmaxFn = Callable[..., torch.Tensor]
 
@@ -86,63 +85,6 @@ def check_qkv(q: object, k: object, v: object) -> tuple[torch.Tensor, torch.Tens
     if not q.dtype == k.dtype == v.dtype:
         raise TypeError(f"q, k, v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
     return q, k, v
-
-
-def entropy_invariant_factor(
-    mask: torch.Tensor | None,
-    n_keys: int,
-    *,
-    base: float = 512.0,
-    min_keys: int = 16,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    r"""Per-query logit multiplier :math:`\log_{\text{base}}\max(n, n_{\min})` of entropy-invariant attention.
-
-    Multiplying the usual :math:`1/\sqrt d` logits by it gives Attention-E,
-    :math:`\mathrm{softmax}(\log_{512}n\,QK^\top/\sqrt d)`, which equals standard attention when a
-    query sees :math:`n=512` keys. :math:`n` counts the keys the query may attend (padding
-    excluded); it is clipped below at ``min_keys`` (bert4keras ``softmax_plus`` uses 16) because
-    down-scaling very short sequences hurts.
-
-    Args:
-        mask: ``None`` (every query sees ``n_keys`` keys) or a bool 4-D mask from
-            :func:`normalize_mask`.
-        n_keys: the number of keys :math:`T_k`.
-        base: the length at which the factor is 1. min_keys: lower clip for :math:`n`.
-        dtype: floating dtype of the result.
-
-    Shape:
-        ``(B|1, H|1, Tq|1, 1)`` for a 4-D mask; a 0-d tensor when ``mask`` is ``None``.
-
-    Returns:
-        the factor, to multiply into ``q`` (a per-row constant, so fused attention still applies).
-
-    Raises:
-        TypeError: non-int ``n_keys``/``min_keys``; ``mask`` not a 4-D bool tensor.
-        ValueError: ``n_keys < 1``, ``min_keys < 1`` or ``base <= 1``.
-
-    Reference:
-        Su Jianlin, "从熵不变性看Attention的Scale操作", https://kexue.fm/archives/8823
-
-    Example:
-        >>> entropy_invariant_factor(None, 512)
-        tensor(1.)
-    """
-    for val, name, low in ((n_keys, "n_keys", 1), (min_keys, "min_keys", 1)):
-        if isinstance(val, bool) or not isinstance(val, int):
-            raise TypeError(f"{name} must be an int, got {type(val).__name__}")
-        if val < low:
-            raise ValueError(f"{name} must be >= {low}, got {val}")
-    if not base > 1:
-        raise ValueError(f"base must be > 1, got {base}")
-    if mask is not None and (check_tensor(mask, "mask").dtype != torch.bool or mask.ndim != 4):
-        raise TypeError(f"mask must be a 4-D bool tensor (see normalize_mask), got {mask.dtype}")
-    if mask is None:
-        n = torch.tensor(float(n_keys), dtype=dtype)
-    else:
-        counts = mask.sum(-1, keepdim=True, dtype=dtype)  # (B|1, H|1, Tq|1, 1)
-        n = counts if mask.shape[-1] == n_keys else counts * n_keys  # broadcast key dim of 1
-    return n.clamp(min=float(min_keys)).log() / math.log(base)
 
 
 def masked_softmax(
