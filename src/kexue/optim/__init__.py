@@ -1,1 +1,0 @@
-"""Optimiser wrappers, gradient clipping and derivative-free search."""
