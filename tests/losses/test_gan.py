@@ -1,4 +1,7 @@
-"""B4: WGAN-div / WGAN-GP penalties, critic and generator losses, energy view, latent MALA."""
+"""B4: WGAN-div / WGAN-GP penalties, critic and generator losses, energy view.
+
+The latent-space sampler of the energy view is tested in tests/losses/test_latent_mala.py.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,6 @@ from kexue.losses.gan import (
     wgan_div_penalty,
     wgan_gp_penalty,
 )
-from kexue.losses.latent_mala import latent_mala
 
 D = torch.float64
 # penalties of non-linear critics carry a graph (create_graph=True); float() on them is intended
@@ -325,54 +327,3 @@ def test_bad_samples_and_critics() -> None:
         energy_generator_loss(x[:3, 0], x, x)
     with pytest.raises(ValueError, match="z and z_hat"):
         energy_generator_loss(x[:, 0], x, x[:, :1])
-
-
-# ------------------------------------------------------------------ latent MALA
-def test_mala_samples_the_target_where_ula_is_biased() -> None:
-    # V(z) = z^T diag(1, 4) z / 2 -> variances (1, 0.25); at eps = 0.4 ULA's stationary variance is
-    # 1 / (lambda (1 - eps lambda / 4)): (1.111, 0.417), so only the right MH kernel gets (1, 0.25).
-    lam = torch.tensor([1.0, 4.0], dtype=D)
-
-    def v(z: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (lam * z.square()).sum(1)
-
-    z0 = torch.full((4000, 2), 2.0, dtype=D)
-    mala = latent_mala(v, z0, 0.4, 150, generator=_g(0))
-    ula = latent_mala(v, z0, 0.4, 150, adjust=False, generator=_g(0))
-    torch.testing.assert_close(mala.z.var(0), 1 / lam, rtol=0.08, atol=0)
-    assert float(mala.z.mean(0).abs().max()) < 0.06
-    ula_var = 1 / (lam * (1 - 0.4 * lam / 4))
-    torch.testing.assert_close(ula.z.var(0), ula_var, rtol=0.08, atol=0)
-    assert 0.5 < float(mala.acceptance) < 1.0
-    assert float(ula.acceptance) == 1.0
-    torch.testing.assert_close(mala.energy, v(mala.z))
-
-
-def test_mala_lowers_energy_and_keeps_dtype() -> None:
-    z0 = torch.full((200, 3), 3.0)
-    out = latent_mala(lambda z: z.square().sum(1, keepdim=True), z0, 0.05, 20, generator=_g(1))
-    assert out.z.dtype == torch.float32 and out.z.shape == z0.shape
-    assert float(out.energy.mean()) < 27.0
-    half = latent_mala(lambda z: z.square().sum(1), z0.bfloat16(), 0.05, 2, generator=_g(1))
-    assert half.z.dtype == torch.bfloat16
-
-
-def test_mala_bad_input() -> None:
-    z = torch.zeros(4, 2)
-    f = lambda z: z.sum(1)  # noqa: E731
-    for kwargs, err, name in [
-        ({"step_size": 0.0}, ValueError, "step_size"),
-        ({"n_steps": 0}, ValueError, "n_steps"),
-        ({"n_steps": 1.5}, TypeError, "n_steps"),
-    ]:
-        args = {"step_size": 0.1} | kwargs
-        with pytest.raises(err, match=name):
-            latent_mala(f, z, **args)
-    with pytest.raises(ValueError, match="z"):
-        latent_mala(f, torch.zeros(4), 0.1)
-    with pytest.raises(ValueError, match="energy"):
-        latent_mala(lambda z: z, z, 0.1)
-    with pytest.raises(ValueError, match="energy"):
-        latent_mala(lambda z: z.sum(1) / 0.0, z, 0.1)
-    with pytest.raises(TypeError, match="energy"):
-        latent_mala(3, z, 0.1)  # type: ignore[arg-type]

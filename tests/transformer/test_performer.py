@@ -1,4 +1,8 @@
-"""Tests for kexue.transformer.performer (FAVOR+) and kexue.transformer.linear_attention."""
+"""Tests for kexue.transformer.performer (FAVOR+ attention and its BERT core).
+
+The pieces it is built from have their own files: tests/transformer/test_random_features.py
+(projections, features, the unbiased estimator) and tests/transformer/test_linear_attention.py.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,11 @@ import importlib.util
 import itertools
 import math
 from functools import partial
-from typing import Any
 
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.stats import chi
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from kexue.transformer.attention import softmax_attention
@@ -39,117 +41,7 @@ def _qkv(b=2, h=2, n=20, d=8, dv=3, scale=0.6, seed=0):
     return q, k, v
 
 
-def _pairs(n_pairs: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random q, k with norms <= 1."""
-    g = _gen(seed)
-    q = torch.nn.functional.normalize(torch.randn(n_pairs, d, generator=g, dtype=D64), dim=-1)
-    k = torch.nn.functional.normalize(torch.randn(n_pairs, d, generator=g, dtype=D64), dim=-1)
-    q = q * torch.rand(n_pairs, 1, generator=g, dtype=D64)
-    k = k * torch.rand(n_pairs, 1, generator=g, dtype=D64)
-    return q, k
-
-
-def _estimates(q: torch.Tensor, k: torch.Tensor, m: int, draws: int, orth: bool, seed: int):
-    """``(draws, pairs)`` unbiased estimates of exp(q.k); one orthogonal block set per draw."""
-    d = q.shape[-1]
-    w = gaussian_orthogonal_random_matrix(m * draws, d, _gen(seed), orth, dtype=D64)
-    if orth and m % d:  # keep draws independent: whole blocks per draw
-        raise AssertionError("use m divisible by d")
-    w = w.reshape(draws, m, d)
-    kw: dict[str, Any] = {"scale": 1.0, "stabilize": False, "eps": 0.0}
-    fq = positive_random_features(q.expand(draws, *q.shape), w, True, **kw)
-    fk = positive_random_features(k.expand(draws, *k.shape), w, False, **kw)
-    return (fq * fk).sum(-1)
-
-
-# ---------------------------------------------------------------- random matrix
-
-
-def test_orthogonal_blocks_and_chi_norms() -> None:
-    d, m = 8, 20
-    w = gaussian_orthogonal_random_matrix(m, d, _gen(1), dtype=D64)
-    assert w.shape == (m, d)
-    for lo in range(0, m, d):
-        blk = w[lo : lo + d]
-        unit = blk / blk.norm(dim=1, keepdim=True)
-        gram = unit @ unit.T
-        torch.testing.assert_close(gram, torch.eye(len(blk), dtype=D64), atol=1e-12, rtol=0)
-    big = gaussian_orthogonal_random_matrix(8000, d, _gen(2), dtype=D64)
-    norms = big.norm(dim=1)
-    assert abs(float(norms.mean()) - chi(d).mean()) < 0.03
-    assert abs(float(norms.var()) - chi(d).var()) < 0.03
-    cov = big.T @ big / len(big)  # rows marginally N(0, I)
-    torch.testing.assert_close(cov, torch.eye(d, dtype=D64), atol=0.05, rtol=0)
-
-
-def test_fixed_and_qmc_scaling_and_iid() -> None:
-    w = gaussian_orthogonal_random_matrix(10, 4, _gen(0), scaling="fixed", dtype=D64)
-    torch.testing.assert_close(w.norm(dim=1), torch.full((10,), 2.0, dtype=D64))
-    w = gaussian_orthogonal_random_matrix(10, 4, _gen(0), scaling="qmc", dtype=D64)
-    want = torch.as_tensor(chi(4).ppf([i / 11 for i in range(1, 11)]), dtype=D64)
-    torch.testing.assert_close(w.norm(dim=1).sort().values, want)
-    a = gaussian_orthogonal_random_matrix(6, 4, _gen(3), orthogonal=False)
-    b = gaussian_orthogonal_random_matrix(6, 4, _gen(3), orthogonal=False)
-    assert torch.equal(a, b) and a.dtype == torch.float32
-    assert not torch.equal(a, gaussian_orthogonal_random_matrix(6, 4, _gen(4), orthogonal=False))
-
-
-def test_random_matrix_bad_input() -> None:
-    with pytest.raises(TypeError, match="m"):
-        gaussian_orthogonal_random_matrix(2.0, 4)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="d"):
-        gaussian_orthogonal_random_matrix(4, 0)
-    with pytest.raises(ValueError, match="scaling"):
-        gaussian_orthogonal_random_matrix(4, 4, scaling="unit")  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------- estimator
-
-
-@pytest.mark.parametrize("orth", [False, True])
-def test_unbiased_mean_over_draws(orth: bool) -> None:
-    q, k = _pairs(6, 16, seed=5)
-    est = _estimates(q, k, m=16, draws=10000, orth=orth, seed=6)
-    truth = torch.exp((q * k).sum(-1))
-    rel = (est.mean(0) / truth - 1).abs()
-    assert float(rel.max()) < 0.02, rel
-
-
-def test_orthogonal_lower_mse_than_iid() -> None:
-    q, k = _pairs(8, 16, seed=7)
-    q = torch.nn.functional.normalize(q, dim=-1) * 0.5  # light tails: the MSEs are stable
-    k = torch.nn.functional.normalize(k, dim=-1) * 0.5
-    truth = torch.exp((q * k).sum(-1))
-    for m in (16, 32, 64):
-        mse = {
-            orth: ((_estimates(q, k, m, 1500, orth, seed=m) - truth) ** 2).mean(0)
-            for orth in (False, True)
-        }
-        assert bool((mse[True] < mse[False]).all()), (m, mse)
-        assert float(mse[True].mean()) < 0.92 * float(mse[False].mean()), (m, mse)
-
-
-def test_positive_beats_trig_features() -> None:
-    g = _gen(9)
-    d, m, draws = 16, 64, 2000
-    q = torch.nn.functional.normalize(torch.randn(d, generator=g, dtype=D64), dim=0) * 1.5
-    k = -0.8 * q + 0.3 * torch.nn.functional.normalize(
-        torch.randn(d, generator=g, dtype=D64), dim=0
-    )
-    dot = float(q @ k)
-    assert -3 <= dot <= -1
-    w = gaussian_orthogonal_random_matrix(m * draws, d, g, dtype=D64).reshape(draws, m, d)
-    kw: dict[str, Any] = {"scale": 1.0, "stabilize": False, "eps": 0.0}
-    pos = (
-        positive_random_features(q.expand(draws, 1, d), w, True, **kw)
-        * positive_random_features(k.expand(draws, 1, d), w, False, **kw)
-    ).sum(-1)[:, 0]
-    trig = math.exp((q @ q + k @ k).item() / 2) * torch.cos(w @ (q - k)).mean(-1)  # sin/cos map
-    truth = math.exp(dot)
-    rmse_pos = float(((pos - truth) ** 2).mean().sqrt()) / truth
-    rmse_trig = float(((trig - truth) ** 2).mean().sqrt()) / truth
-    assert bool((pos > 0).all()) and bool((trig < 0).any())
-    assert rmse_pos < rmse_trig / 5, (rmse_pos, rmse_trig)
+# ---------------------------------------------------------------- stabilisers
 
 
 def test_stabilisers_cancel_in_attention() -> None:
@@ -160,10 +52,6 @@ def test_stabilisers_cancel_in_attention() -> None:
     ]
     got = favor_attention(q, k, v, w, eps=0.0)
     torch.testing.assert_close(got, linear_attention(raw[0], raw[1], v), rtol=1e-10, atol=1e-12)
-    # the key stabiliser is one scalar per (batch, head): a per-key max would change the weights
-    fk = positive_random_features(k, w, False, eps=0.0)
-    ratio = fk / raw[1]
-    torch.testing.assert_close(ratio, ratio[..., :1, :1].expand_as(ratio), rtol=1e-9, atol=0)
 
 
 def test_features_never_overflow_for_large_inputs() -> None:
@@ -251,19 +139,6 @@ def test_causal_prefix_sum_equals_quadratic_form(chunk: int) -> None:
     want = (a @ v) / a.sum(-1, keepdim=True)
     got = favor_attention(q, k, v, w, causal=True, chunk_size=chunk)
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
-    got32 = linear_attention(fq.float(), fk.float(), v.float(), causal=True, chunk_size=chunk)
-    torch.testing.assert_close(got32.double(), want, rtol=1e-5, atol=1e-5)
-
-
-def test_bidirectional_linear_attention_equals_explicit() -> None:
-    g = _gen(3)
-    fq, fk = (
-        torch.rand(2, 5, 6, generator=g, dtype=D64),
-        torch.rand(2, 9, 6, generator=g, dtype=D64),
-    )
-    v = torch.randn(2, 9, 4, generator=g, dtype=D64)
-    a = fq @ fk.transpose(-2, -1)
-    torch.testing.assert_close(linear_attention(fq, fk, v), (a @ v) / a.sum(-1, keepdim=True))
 
 
 def test_padding_equals_dropping_keys_even_with_garbage() -> None:
@@ -437,10 +312,6 @@ def test_bad_inputs_name_the_argument() -> None:
         favor_attention(q, k[:, :, :3], v[:, :, :3], w, causal=True)
     with pytest.raises(ValueError, match="chunk_size"):
         favor_attention(q, k, v, w, chunk_size=0)
-    with pytest.raises(ValueError, match="phi_q"):
-        linear_attention(-torch.ones(1, 3, 2), torch.ones(1, 3, 2), torch.ones(1, 3, 1))
-    with pytest.raises(ValueError, match="mask"):
-        positive_random_features(q, w, False, mask=torch.ones(3, dtype=torch.bool))
     with pytest.raises(ValueError, match="num_features"):
         PerformerAttention(8, 0)
     with pytest.raises(TypeError, match="redraw_interval"):
