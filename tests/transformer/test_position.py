@@ -1,4 +1,5 @@
-"""Tests for kexue.transformer.position: hierarchical decomposition of trained absolute position embeddings."""
+"""Tests for kexue.transformer.position: hierarchical decomposition of trained absolute position
+embeddings, and the rotary position embedding."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kexue.transformer.position import (
     extend_positions_,
     hierarchical_position_embedding,
     hierarchical_position_table,
+    rotary_embedding,
 )
 
 D64 = torch.float64
@@ -170,3 +172,40 @@ def test_minilm_extended_to_2048_and_8192() -> None:
     with torch.no_grad():
         out = model(enc["input_ids"], enc["attention_mask"]).last_hidden_state
     assert out.shape[1] == enc["input_ids"].shape[1] and torch.isfinite(out).all()
+
+
+def test_rotary_scores_depend_only_on_offset() -> None:
+    g = torch.Generator().manual_seed(0)
+    q1 = torch.randn(1, 1, 1, 8, generator=g, dtype=D64)
+    k1 = torch.randn(1, 1, 1, 8, generator=g, dtype=D64)
+    seq_q, seq_k = q1.expand(1, 1, 20, 8), k1.expand(1, 1, 20, 8)
+    s = rotary_embedding(seq_q) @ rotary_embedding(seq_k).transpose(-2, -1)  # (1, 1, 20, 20)
+    for off in (-5, 0, 3):
+        diag = torch.diagonal(s[0, 0], offset=off)
+        torch.testing.assert_close(diag, diag[:1].expand_as(diag))
+    torch.testing.assert_close(rotary_embedding(seq_q).norm(dim=-1), seq_q.norm(dim=-1))
+
+
+@pytest.mark.parametrize("base", [10000.0, 100.0])
+def test_rotary_matches_explicit_pair_rotation(base: float) -> None:
+    x = torch.randn(2, 3, 7, 6, dtype=D64, generator=torch.Generator().manual_seed(1))
+    out = rotary_embedding(x, base)
+    for pos in (0, 4):
+        for i in range(3):  # pair (i, i + 3) rotated by pos * base^(-i/3)
+            ang = torch.tensor(pos * base ** (-i / 3), dtype=D64)
+            a, b = x[..., pos, i], x[..., pos, i + 3]
+            torch.testing.assert_close(out[..., pos, i], a * ang.cos() - b * ang.sin())
+            torch.testing.assert_close(out[..., pos, i + 3], a * ang.sin() + b * ang.cos())
+    assert rotary_embedding(x.float()).dtype == torch.float32  # cached tables follow the dtype
+    assert rotary_embedding(x[0, 0]).shape == (7, 6)  # any leading shape, (T, D) included
+
+
+def test_rotary_bad_inputs_name_the_argument() -> None:
+    with pytest.raises(TypeError, match="x"):
+        rotary_embedding(torch.ones(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="x"):
+        rotary_embedding(torch.ones(4))
+    with pytest.raises(ValueError, match="even"):
+        rotary_embedding(torch.ones(2, 5))
+    with pytest.raises(ValueError, match="base"):
+        rotary_embedding(torch.ones(2, 4), base=0.0)

@@ -35,6 +35,7 @@ from kexue.transformer.position import (
     extend_positions_,
     hierarchical_position_embedding,
     hierarchical_position_table,
+    rotary_embedding,
 )
 from kexue.transformer.pretrained import (
     BertTokenizer,
@@ -55,6 +56,8 @@ from kexue.transformer.realformer import (
     realformer_attention,
 )
 from kexue.transformer.residual import (
+    AttentionBranch,
+    FeedForwardBranch,
     ResidualBlock,
     residual_step,
     set_residual_alpha_,
@@ -71,10 +74,12 @@ from kexue.transformer.taylor_softmax import (
 
 __all__ = [
     "Attention",
+    "AttentionBranch",
     "BertConfig",
     "BertModel",
     "BertOutput",
     "BertTokenizer",
+    "FeedForwardBranch",
     "HierarchicalPositionEmbedding",
     "NTKLinear",
     "PerformerAttention",
@@ -104,6 +109,7 @@ __all__ = [
     "positive_random_features",
     "realformer_attention",
     "residual_step",
+    "rotary_embedding",
     "set_residual_alpha_",
     "softmax_attention",
     "softmax_plus",

@@ -12,19 +12,31 @@ where :math:`P` is the trained ``(n, d)`` table. For :math:`t<n` (:math:`i=0`) t
 :math:`(i,j)` and :math:`(j,i)` apart. Rows :math:`t<n` are looked up directly (bit-identical to the
 original table, not merely equal up to rounding).
 
-Reference:
-    Su Jianlin, "层次分解位置编码，让BERT可以处理超长文本", https://kexue.fm/archives/7947
+The module also holds the rotary position embedding (:func:`rotary_embedding`, RoPE) that the
+experiments' small encoders use instead of a learned table, so that any test length works.
+
+References:
+    Su Jianlin, "层次分解位置编码，让BERT可以处理超长文本", https://kexue.fm/archives/7947 ;
+    Su Jianlin, "Transformer升级之路：2、博采众长的旋转式位置编码", https://kexue.fm/archives/8265
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty, check_tensor
+from kexue._validate import (
+    check_finite,
+    check_floating,
+    check_ndim,
+    check_nonempty,
+    check_positive,
+    check_tensor,
+)
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -33,6 +45,7 @@ __all__ = [
     "extend_positions_",
     "hierarchical_position_embedding",
     "hierarchical_position_table",
+    "rotary_embedding",
 ]
 
 
@@ -237,3 +250,58 @@ def extend_positions_(model: M, n_positions: int, alpha: float = 0.4) -> M:
     emb.position_embeddings = new
     emb.max_positions = n_positions
     return model
+
+
+@lru_cache(maxsize=32)
+def _rotary_tables(
+    t: int, d: int, base: float, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cos`` and ``sin`` of the RoPE angles ``(T, D)`` (each half repeated), computed in float64."""
+    inv = base ** (-torch.arange(0, d // 2, dtype=torch.float64, device=device) / (d // 2))
+    ang = torch.arange(t, dtype=torch.float64, device=device)[:, None] * inv[None]  # (T, D/2)
+    ang = torch.cat([ang, ang], dim=-1)
+    return ang.cos().to(dtype), ang.sin().to(dtype)
+
+
+def rotary_embedding(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+    r"""Rotary position embedding (RoPE) of ``x`` at positions :math:`t = 0, \ldots, T-1`.
+
+    Feature pairs :math:`(i, i + D/2)` (half-split layout) of position :math:`t` are rotated by the
+    angle :math:`t\,\theta_i`, :math:`\theta_i = \text{base}^{-2i/D}`. Applied to queries and
+    keys, the score :math:`\langle R_s q, R_t k\rangle = \langle q, R_{t-s} k\rangle` depends only
+    on the offset :math:`t - s`, so a model trained at one length can be run at any other. The
+    angles are computed in float64 (cached per length, size, dtype and device) and cast to the
+    dtype of ``x``.
+
+    Args:
+        x: floating tensor ``(..., T, D)`` (e.g. ``(B, H, T, D)`` queries or keys), ``D`` even.
+        base: :math:`> 0`, the wavelength base (10000 as in RoFormer).
+
+    Shape:
+        output: same as ``x``.
+
+    Returns:
+        the rotated tensor, dtype/device of ``x``; norms along the last axis are unchanged.
+
+    Raises:
+        TypeError: non-floating ``x``, non-real ``base``. ValueError: ``x`` with fewer than 2
+            dimensions or an odd last dimension; ``base <= 0``.
+
+    Reference:
+        Su Jianlin, "Transformer升级之路：2、博采众长的旋转式位置编码", https://kexue.fm/archives/8265
+
+    Example:
+        >>> x = torch.randn(2, 7, 8)
+        >>> torch.allclose(rotary_embedding(x).norm(dim=-1), x.norm(dim=-1))
+        True
+        >>> torch.equal(rotary_embedding(x)[:, 0], x[:, 0])  # position 0 is not rotated
+        True
+    """
+    check_ndim(check_floating(x, "x"), "x", 2)
+    d, t = x.shape[-1], x.shape[-2]
+    if d % 2:
+        raise ValueError(f"x must have an even last dimension (feature pairs), got {d}")
+    b = check_positive(base, "base")
+    cos, sin = _rotary_tables(t, d, b, x.dtype, x.device)
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    return x * cos + torch.cat([-x2, x1], dim=-1) * sin

@@ -9,6 +9,11 @@ r"""Residual-connection schemes: Post-Norm, Pre-Norm, ReZero/SkipInit and the sc
 * Scheduled α (the article's preferred variant): :math:`\alpha_t` is *not* learned; it is raised by
   a fixed small step every iteration until it reaches 1, then frozen (:func:`set_residual_alpha_`).
 
+The branches :math:`F_t` of a Transformer, :class:`AttentionBranch` and :class:`FeedForwardBranch`,
+use the article's second-moment-preserving initialisation: truncated-normal weights (bounds ±2σ,
+variance-corrected, :func:`kexue.nn.init.trunc_normal_`) of variance :math:`1/m` (LeCun) for a
+linear map of :math:`m` inputs, :math:`2/m` (He) before a ReLU, and zero biases.
+
 Measured caveat (``kexue reproduce A5 --long``): with no normalisation anywhere in the blocks, a
 12-layer (24 sub-layer) masked LM with the scheduled α diverged once α passed ≈0.65 (ramp over 500
 steps), while ReZero (learned α, which stays small) and Pre-Norm trained. The article gives no numbers
@@ -22,15 +27,23 @@ Reference:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from kexue._validate import check_floating, check_ndim
 
-__all__ = ["ResidualBlock", "residual_step", "set_residual_alpha_"]
+__all__ = [
+    "AttentionBranch",
+    "FeedForwardBranch",
+    "ResidualBlock",
+    "residual_step",
+    "set_residual_alpha_",
+]
 
 Scheme = Literal["post_norm", "pre_norm", "rezero", "scheduled"]
 _SCHEMES = ("post_norm", "pre_norm", "rezero", "scheduled")
@@ -160,3 +173,156 @@ def set_residual_alpha_(module: nn.Module, value: float) -> int:
             m.alpha.fill_(value)
             n += 1
     return n
+
+
+def _check_size(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def _linear(
+    d_in: int,
+    d_out: int,
+    gain: float,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> nn.Linear:
+    """``nn.Linear`` with truncated-normal weights of variance ``gain / d_in`` and zero bias.
+
+    Built with ``skip_init``: torch's default initialisation would only draw from (and advance) the
+    global generator before being overwritten.
+    """
+    from kexue.nn.init import trunc_normal_
+
+    dev = torch.get_default_device() if device is None else device
+    layer = nn.utils.skip_init(nn.Linear, d_in, d_out, device=dev, dtype=dtype)
+    trunc_normal_(layer.weight, std=math.sqrt(gain) / math.sqrt(d_in), generator=generator)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class AttentionBranch(nn.Module):
+    r"""Multi-head self-attention as a residual branch, with the second-moment-preserving init.
+
+    :math:`F(x) = W_o\,\mathrm{Attention}(W_q x, W_k x, W_v x)` with the standard :math:`1/\sqrt d`
+    scale (:func:`~kexue.transformer.attention.softmax_attention`), optionally with rotary position
+    embeddings on :math:`q`, :math:`k` (:func:`~kexue.transformer.position.rotary_embedding`). The
+    projections :math:`W_q, W_k, W_v` (one fused ``qkv`` layer, drawn in that order) and
+    :math:`W_o` get truncated-normal weights of variance :math:`1/\text{hidden}` (LeCun) and zero
+    biases.
+
+    Args:
+        hidden: model width. heads: number of heads (must divide ``hidden``).
+        rope: rotate queries and keys by their position (RoPE).
+        generator: draws the weights (``None``: torch's global generator).
+        device, dtype: of the parameters.
+
+    Shape:
+        input ``(B, T, hidden)``, output ``(B, T, hidden)``.
+
+    Raises:
+        TypeError: non-int sizes. ValueError: sizes < 1 or ``heads`` not dividing ``hidden``.
+
+    Reference:
+        Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620
+
+    Example:
+        >>> blk = ResidualBlock(AttentionBranch(16, 4), 16, scheme="pre_norm")
+        >>> blk(torch.randn(2, 5, 16)).shape
+        torch.Size([2, 5, 16])
+    """
+
+    def __init__(
+        self,
+        hidden: int,
+        heads: int,
+        *,
+        rope: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        _check_size(hidden, "hidden")
+        _check_size(heads, "heads")
+        if hidden % heads:
+            raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
+        self.heads, self.rope = heads, rope
+        self.qkv = _linear(hidden, 3 * hidden, 1.0, generator, device, dtype)
+        self.out = _linear(hidden, hidden, 1.0, generator, device, dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend over the sequence axis of ``x`` ``(B, T, hidden)``."""
+        from kexue.transformer.attention import softmax_attention
+        from kexue.transformer.position import rotary_embedding
+
+        b, t, h = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
+        if self.rope:
+            q, k = rotary_embedding(q), rotary_embedding(k)
+        a = softmax_attention(q, k, v)  # (B, heads, T, head size)
+        return self.out(a.transpose(1, 2).reshape(b, t, h))
+
+    def extra_repr(self) -> str:
+        return f"heads={self.heads}, rope={self.rope}"
+
+
+class FeedForwardBranch(nn.Module):
+    r"""The position-wise feed-forward network :math:`F(x) = W_2\,\phi(W_1 x)` as a residual branch.
+
+    Second-moment-preserving init: :math:`W_1` has variance :math:`2/\text{hidden}` (He) before a
+    ReLU, which zeroes half of the second moment, and :math:`1/\text{hidden}` (LeCun) before a GELU;
+    :math:`W_2` has :math:`1/\text{inner}`; truncated normal, zero biases.
+
+    Args:
+        hidden: model width. inner: width of the hidden layer.
+        activation: ``"gelu"`` or ``"relu"``.
+        generator: draws the weights (``None``: torch's global generator).
+        device, dtype: of the parameters.
+
+    Shape:
+        input ``(..., hidden)``, output ``(..., hidden)``.
+
+    Raises:
+        TypeError: non-int sizes. ValueError: sizes < 1 or an unknown ``activation``.
+
+    Reference:
+        Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620
+
+    Example:
+        >>> ffn = FeedForwardBranch(16, 64, activation="relu")
+        >>> ffn(torch.randn(3, 16)).shape
+        torch.Size([3, 16])
+    """
+
+    def __init__(
+        self,
+        hidden: int,
+        inner: int,
+        *,
+        activation: Literal["gelu", "relu"] = "gelu",
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        _check_size(hidden, "hidden")
+        _check_size(inner, "inner")
+        if activation not in ("gelu", "relu"):
+            raise ValueError(f"activation must be 'gelu' or 'relu', got {activation!r}")
+        self.activation = activation
+        gain = 2.0 if activation == "relu" else 1.0
+        self.up = _linear(hidden, inner, gain, generator, device, dtype)
+        self.down = _linear(inner, hidden, 1.0, generator, device, dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the two layers position-wise."""
+        h = self.up(x)
+        return self.down(torch.relu(h) if self.activation == "relu" else F.gelu(h))
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}"
