@@ -1,4 +1,6 @@
-"""Tests for the tiny-MLM workbench shared by the A2 and A4 reproductions (experiments/_mlm.py)."""
+"""Tests for the tiny-MLM workbench shared by the A2, A4 and A5 reproductions (experiments/_mlm.py).
+
+RoPE itself is tested with the library (tests/transformer/test_position.py)."""
 
 from __future__ import annotations
 
@@ -12,25 +14,12 @@ from kexue.experiments._mlm import (
     MaskedLM,
     attention_maps,
     mask_tokens,
-    rotary,
 )
 from kexue.transformer.attention import SoftmaxAttention
 from kexue.transformer.bert import BertConfig
 from kexue.transformer.realformer import RealFormerAttention
 
 D64 = torch.float64
-
-
-def test_rotary_scores_depend_only_on_offset() -> None:
-    g = torch.Generator().manual_seed(0)
-    q1 = torch.randn(1, 1, 1, 8, generator=g, dtype=D64)
-    k1 = torch.randn(1, 1, 1, 8, generator=g, dtype=D64)
-    seq_q, seq_k = q1.expand(1, 1, 20, 8), k1.expand(1, 1, 20, 8)
-    s = rotary(seq_q) @ rotary(seq_k).transpose(-2, -1)  # (1, 1, 20, 20)
-    for off in (-5, 0, 3):
-        diag = torch.diagonal(s[0, 0], offset=off)
-        torch.testing.assert_close(diag, diag[:1].expand_as(diag))
-    torch.testing.assert_close(rotary(seq_q).norm(dim=-1), seq_q.norm(dim=-1))
 
 
 def test_mask_tokens_only_ordinary_tokens() -> None:
@@ -82,18 +71,6 @@ def test_rope_model_runs_at_any_length_and_probes_restore() -> None:
     assert not any(isinstance(sa.core.inner, AttentionProbe) for sa in model.self_attentions())
 
 
-def test_rotary_matches_explicit_pair_rotation() -> None:
-    x = torch.randn(2, 3, 7, 6, dtype=D64, generator=torch.Generator().manual_seed(1))
-    out = rotary(x)
-    for pos in (0, 4):
-        for i in range(3):  # pair (i, i + 3) rotated by pos * 10000^(-i/3)
-            ang = torch.tensor(pos * 10000.0 ** (-i / 3), dtype=D64)
-            a, b = x[..., pos, i], x[..., pos, i + 3]
-            torch.testing.assert_close(out[..., pos, i], a * ang.cos() - b * ang.sin())
-            torch.testing.assert_close(out[..., pos, i + 3], a * ang.sin() + b * ang.cos())
-    assert rotary(x.float()).dtype == torch.float32  # cached tables follow the dtype
-
-
 def test_unigram_loss_is_entropy_of_ordinary_tokens() -> None:
     from kexue.experiments._mlm import unigram_loss
 
@@ -104,7 +81,10 @@ def test_unigram_loss_is_entropy_of_ordinary_tokens() -> None:
 
 def test_train_mlm_without_warmup_calls_hook_each_step() -> None:
     from kexue.experiments._mlm import train_mlm
-    from kexue.experiments._residual_mlm import ResidualMaskedLM, scheduled_alpha
+    from kexue.experiments.a5_init_parameterisation.training import (
+        ResidualMaskedLM,
+        scheduled_alpha,
+    )
 
     model = ResidualMaskedLM(12, hidden=16, layers=2, heads=2, scheme="scheduled", seed=0)
     seen: list[float] = []
@@ -126,7 +106,7 @@ def test_train_mlm_without_warmup_calls_hook_each_step() -> None:
 
 
 def test_residual_mlm_alpha_zero_is_identity_and_schemes_share_weights() -> None:
-    from kexue.experiments._residual_mlm import ResidualMaskedLM
+    from kexue.experiments.a5_init_parameterisation.training import ResidualMaskedLM
 
     ids = torch.randint(4, 20, (2, 9), generator=torch.Generator().manual_seed(0))
     sched = ResidualMaskedLM(20, hidden=16, layers=3, heads=4, scheme="scheduled", seed=3)

@@ -30,6 +30,7 @@ from kexue.transformer._attention_ops import masked_softmax
 from kexue.transformer.attention import Attention, SoftmaxAttention
 from kexue.transformer.attention_scale import attention_entropy
 from kexue.transformer.bert import AttentionSpec, BertConfig, BertModel
+from kexue.transformer.position import rotary_embedding
 
 __all__ = [
     "MASK",
@@ -38,6 +39,7 @@ __all__ = [
     "UNK",
     "AttentionProbe",
     "MaskedLM",
+    "MaskedLMScore",
     "RotaryAttention",
     "TokenCorpus",
     "attention_maps",
@@ -126,25 +128,6 @@ def mask_tokens(
     return torch.where(chosen, MASK, ids), chosen
 
 
-@lru_cache(maxsize=32)
-def _rotary_tables(
-    t: int, d: int, base: float, dtype: torch.dtype, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``cos`` and ``sin`` of the RoPE angles ``(T, D)`` (each half repeated), computed in float64."""
-    inv = base ** (-torch.arange(0, d // 2, dtype=torch.float64, device=device) / (d // 2))
-    ang = torch.arange(t, dtype=torch.float64, device=device)[:, None] * inv[None]  # (T, D/2)
-    ang = torch.cat([ang, ang], dim=-1)
-    return ang.cos().to(dtype), ang.sin().to(dtype)
-
-
-def rotary(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
-    """Rotary position embedding of ``x`` ``(B, H, T, D)`` (half-split pairs, positions 0..T-1)."""
-    d, t = x.shape[-1], x.shape[-2]
-    cos, sin = _rotary_tables(t, d, base, x.dtype, x.device)
-    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
-
-
 class RotaryAttention(Attention):
     """Apply RoPE to ``q`` and ``k``, then call the wrapped core."""
 
@@ -160,7 +143,8 @@ class RotaryAttention(Attention):
         mask: torch.Tensor | None = None,
         state: Any = None,
     ) -> tuple[torch.Tensor, Any]:
-        out: tuple[torch.Tensor, Any] = self.inner(rotary(q), rotary(k), v, mask, state)
+        q, k = rotary_embedding(q), rotary_embedding(k)
+        out: tuple[torch.Tensor, Any] = self.inner(q, k, v, mask, state)
         return out
 
 
@@ -312,6 +296,15 @@ def train_mlm(
     return losses
 
 
+@dataclass(frozen=True)
+class MaskedLMScore:
+    """Held-out masked-token cross-entropy (nats), accuracy (fraction) and the tokens scored."""
+
+    loss: float
+    accuracy: float
+    n_masked: int
+
+
 @torch.no_grad()
 def evaluate_mlm(
     model: nn.Module,
@@ -322,7 +315,7 @@ def evaluate_mlm(
     seed: int = 1234,
     mask_rate: float = 0.15,
     batch: int = 16,
-) -> dict[str, float]:
+) -> MaskedLMScore:
     """Masked-token loss and accuracy on the first ``n_tokens`` of ``stream`` in windows of ``seq_len``.
 
     The mask is drawn once over the ``n_tokens`` (same seed for every ``seq_len``), so different
@@ -341,7 +334,7 @@ def evaluate_mlm(
         total += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(-1) == y).sum())
         count += len(y)
-    return {"loss": total / max(count, 1), "accuracy": correct / max(count, 1), "n_masked": count}
+    return MaskedLMScore(total / max(count, 1), correct / max(count, 1), count)
 
 
 def attention_maps(model: MaskedLM, ids: torch.Tensor) -> list[torch.Tensor]:
@@ -388,8 +381,15 @@ def tiny_masked_lm(
     max_len: int,
     attention: AttentionSpec = None,
     pre_norm: bool = False,
+    seed: int,
 ) -> MaskedLM:
-    """The experiments' small dropout-free RoPE masked LM (FFN width ``2 * hidden``)."""
+    """The experiments' small dropout-free RoPE masked LM (FFN width ``2 * hidden``).
+
+    ``seed`` fixes the initial weights: the same seed gives the same weights for every variant
+    with the same parameters (Post-LN and RealFormer, say). The encoder draws them from torch's
+    global generator, so they are drawn inside :func:`torch.random.fork_rng`, which restores the
+    caller's generator state afterwards.
+    """
     cfg = BertConfig(
         vocab_size=vocab,
         hidden_size=hidden,
@@ -401,4 +401,6 @@ def tiny_masked_lm(
         attention_probs_dropout_prob=0.0,
         pre_norm=pre_norm,
     )
-    return MaskedLM(cfg, attention, rope=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MaskedLM(cfg, attention, rope=True)

@@ -1,69 +1,38 @@
-r"""A masked LM whose residual connections follow one scheme of A5, for the training comparison.
+r"""A5 study 5 (``--long``): train one masked LM under each residual scheme.
 
 The model mirrors :func:`kexue.experiments._mlm.tiny_masked_lm` (character-level STS-B masked LM,
-RoPE, tied output layer) but is built from :class:`~kexue.transformer.residual.ResidualBlock` sub-layers
-(attention, then a GELU FFN of width ``2 * hidden``) so the scheme is a constructor argument:
-``"post_norm"`` (BERT), ``"pre_norm"`` (a final LayerNorm added), ``"rezero"`` (α learned) or
-``"scheduled"`` (α a buffer raised by :func:`scheduled_alpha` each step; the article's preferred
-variant). The α schemes also get a final LayerNorm, since their stream's scale is not normalised.
-
-All projection weights use the second-moment-preserving initialisation of the article: LeCun
-variance :math:`1/m` drawn from the TF-style truncated normal with the 1.1368472 correction
-(:func:`kexue.nn.init.trunc_normal_`); embeddings use BERT's ``N(0, 0.02)``; biases are zero.
-
-Reference:
-    Su Jianlin, "浅谈Transformer的初始化、参数化与标准化", https://kexue.fm/archives/8620
+RoPE, tied output layer) but is built from :class:`~kexue.transformer.residual.ResidualBlock`
+sub-layers around the library's :class:`~kexue.transformer.residual.AttentionBranch` and a GELU
+:class:`~kexue.transformer.residual.FeedForwardBranch` of width ``2 * hidden``, so the scheme is a
+constructor argument: ``"post_norm"`` (BERT), ``"pre_norm"`` (a final LayerNorm added),
+``"rezero"`` (α learned) or ``"scheduled"`` (α a buffer raised by :func:`scheduled_alpha` each step;
+the article's preferred variant). The α schemes also get a final LayerNorm, since their stream's
+scale is not normalised. Projections use the article's second-moment-preserving truncated-normal
+initialisation; embeddings use BERT's ``N(0, 0.02)``; biases are zero.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue.experiments._mlm import rotary
-from kexue.transformer.attention import softmax_attention
-from kexue.transformer.residual import ResidualBlock, Scheme, set_residual_alpha_
+from kexue.transformer.residual import Scheme, set_residual_alpha_
 
-__all__ = ["VARIANTS", "ResidualMaskedLM", "compare_residual_schemes", "scheduled_alpha"]
+__all__ = [
+    "VARIANTS",
+    "ResidualMaskedLM",
+    "TrainingRecord",
+    "TrainingRow",
+    "compare_residual_schemes",
+    "scheduled_alpha",
+]
 
-
-def _lecun_linear(d_in: int, d_out: int, g: torch.Generator) -> nn.Linear:
-    from kexue.nn.init import trunc_normal_
-
-    layer = nn.Linear(d_in, d_out)
-    trunc_normal_(layer.weight, std=1 / math.sqrt(d_in), generator=g)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
-class _SelfAttention(nn.Module):
-    """Multi-head self-attention with RoPE on ``q``/``k`` and the standard ``1/√d`` scale."""
-
-    def __init__(self, hidden: int, heads: int, g: torch.Generator) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = _lecun_linear(hidden, 3 * hidden, g)
-        self.out = _lecun_linear(hidden, hidden, g)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, h = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
-        a = softmax_attention(rotary(q), rotary(k), v)
-        return self.out(a.transpose(1, 2).reshape(b, t, h))
-
-
-class _FeedForward(nn.Module):
-    def __init__(self, hidden: int, g: torch.Generator) -> None:
-        super().__init__()
-        self.up = _lecun_linear(hidden, 2 * hidden, g)
-        self.down = _lecun_linear(2 * hidden, hidden, g)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down(F.gelu(self.up(x)))
+log = logging.getLogger(__name__)
 
 
 class ResidualMaskedLM(nn.Module):
@@ -78,6 +47,9 @@ class ResidualMaskedLM(nn.Module):
     def __init__(
         self, vocab: int, *, hidden: int, layers: int, heads: int, scheme: Scheme, seed: int
     ) -> None:
+        from kexue.nn.init import trunc_normal_
+        from kexue.transformer.residual import AttentionBranch, FeedForwardBranch, ResidualBlock
+
         super().__init__()
         if hidden % heads:
             raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
@@ -88,13 +60,17 @@ class ResidualMaskedLM(nn.Module):
         self.embed_norm = nn.LayerNorm(hidden)
         blocks: list[nn.Module] = []
         for _ in range(layers):
-            blocks.append(ResidualBlock(_SelfAttention(hidden, heads, g), hidden, scheme=scheme))
-            blocks.append(ResidualBlock(_FeedForward(hidden, g), hidden, scheme=scheme))
+            attention = AttentionBranch(hidden, heads, rope=True, generator=g)
+            blocks.append(ResidualBlock(attention, hidden, scheme=scheme))
+            ffn = FeedForwardBranch(hidden, 2 * hidden, generator=g)
+            blocks.append(ResidualBlock(ffn, hidden, scheme=scheme))
         self.blocks = nn.Sequential(*blocks)
         self.final_norm: nn.Module = (
             nn.Identity() if scheme == "post_norm" else nn.LayerNorm(hidden)
         )
-        self.transform = _lecun_linear(hidden, hidden, g)
+        self.transform = nn.utils.skip_init(nn.Linear, hidden, hidden)
+        trunc_normal_(self.transform.weight, std=1 / math.sqrt(hidden), generator=g)  # LeCun
+        nn.init.zeros_(self.transform.bias)
         self.head_norm = nn.LayerNorm(hidden)
         self.bias = nn.Parameter(torch.zeros(vocab))
 
@@ -126,6 +102,42 @@ VARIANTS: tuple[tuple[str, Scheme, float], ...] = (
 """The compared set-ups: (name, residual scheme, warm-up fraction of the learning rate)."""
 
 
+@dataclass(frozen=True)
+class TrainingRecord:
+    """One set-up trained.
+
+    Attributes:
+        variant: the set-up's name. scheme: its residual scheme. warmup: warm-up fraction.
+        test_loss: held-out masked-token cross-entropy (nats). test_accuracy: fraction.
+        train_loss_final: mean training loss over the last 10 % of the steps.
+        finite: whether every training loss was finite.
+        diverged_at: the first step whose loss was not finite (``None``: none).
+        curve_stride: steps between two points of ``curve``. curve: the thinned training loss.
+    """
+
+    variant: str
+    scheme: str
+    warmup: float
+    test_loss: float
+    test_accuracy: float
+    train_loss_final: float
+    finite: bool
+    diverged_at: int | None
+    curve_stride: int
+    curve: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """A row of the training table."""
+
+    setup: str
+    test_loss: float
+    diverged_at: int | None
+    test_accuracy: float
+    train_loss_final: float
+
+
 def compare_residual_schemes(
     *,
     layers: int,
@@ -136,19 +148,18 @@ def compare_residual_schemes(
     heads: int = 4,
     lr: float = 2e-3,
     eval_tokens: int = 16384,
-) -> list[dict[str, Any]]:
+) -> tuple[TrainingRecord, ...]:
     """Train every :data:`VARIANTS` set-up from the same initial branch weights and batches.
 
     The character-level STS-B masked LM of A2 (batch 16 × 64 characters, AdamW, linear decay);
-    the scheduled α rises linearly from 0 to 1 over ``alpha_warmup`` steps. Returns one record per
-    variant: held-out loss/accuracy, the mean of the last 10 % of training losses, a thinned loss
-    curve, whether every loss was finite and the first step whose loss was not (``diverged_at``).
+    the scheduled α rises linearly from 0 to 1 over ``alpha_warmup`` steps.
     """
     from kexue.experiments._mlm import evaluate_mlm, stsb_corpus, train_mlm
 
     corpus = stsb_corpus("char")
     out = []
     for name, scheme, warmup in VARIANTS:
+        log.info("A5: training %s (%d layers, %d steps)", name, layers, steps)
         model = ResidualMaskedLM(
             corpus.vocab_size, hidden=hidden, layers=layers, heads=heads, scheme=scheme, seed=seed
         )
@@ -169,22 +180,21 @@ def compare_residual_schemes(
             warmup=warmup,
             on_step=hook,
         )
-        ev = evaluate_mlm(model, corpus.test, seq_len=64, n_tokens=eval_tokens)
+        score = evaluate_mlm(model, corpus.test, seq_len=64, n_tokens=eval_tokens)
         tail = losses[-max(1, steps // 10) :]
+        stride = max(1, steps // 50)
         out.append(
-            {
-                "variant": name,
-                "scheme": scheme,
-                "warmup": warmup,
-                "test_loss": ev["loss"],
-                "test_accuracy": ev["accuracy"],
-                "train_loss_final": sum(tail) / len(tail),
-                "finite": all(math.isfinite(x) for x in losses),
-                "diverged_at": next(
-                    (i for i, x in enumerate(losses) if not math.isfinite(x)), None
-                ),
-                "curve_stride": max(1, steps // 50),
-                "curve": losses[:: max(1, steps // 50)],
-            }
+            TrainingRecord(
+                variant=name,
+                scheme=scheme,
+                warmup=warmup,
+                test_loss=score.loss,
+                test_accuracy=score.accuracy,
+                train_loss_final=sum(tail) / len(tail),
+                finite=all(math.isfinite(x) for x in losses),
+                diverged_at=next((i for i, x in enumerate(losses) if not math.isfinite(x)), None),
+                curve_stride=stride,
+                curve=tuple(losses[::stride]),
+            )
         )
-    return out
+    return tuple(out)
