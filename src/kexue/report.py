@@ -1,4 +1,15 @@
-"""Write the reproduction report: ``results.json``, ``report.md`` and a self-contained ``report.html``."""
+"""Write the reproduction report: ``results.json``, ``report.md`` and a self-contained ``report.html``.
+
+The HTML page needs nothing from the network: figures are embedded as PNG data, formulas written as
+``$…$`` in the catalogue's claims become MathML on the server side (``latex2mathml``, in the
+``report`` extra; without it they stay as TeX source in ``<code>``), and RST double backticks become
+``<code>``. Chinese text is marked ``lang="zh"`` and has a CJK font fallback; tables scroll sideways
+on narrow screens.
+
+Verdicts: PASS (every check passed), FAIL (a check failed), ERROR (the run raised; the page says how
+to fix it, the traceback is in the log) and SKIPPED (a data source that ships in another package is
+not installed; the page names the command that installs it).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +17,10 @@ import base64
 import datetime as _dt
 import html
 import json
+import logging
 import os
 import platform
+import re
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -16,9 +29,47 @@ from typing import Any
 
 from kexue.experiments.runner import Outcome
 
-__all__ = ["environment", "write_report"]
+__all__ = [
+    "LOG_NAME",
+    "environment",
+    "fix_hint",
+    "headline",
+    "inline_html",
+    "verdict_label",
+    "write_report",
+]
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "reproduce.log"
+"""The log file ``kexue reproduce`` writes beside the report (tracebacks included)."""
 
 _PACKAGES = ("kexue", "torch", "numpy", "scipy", "scikit-learn", "pot", "matplotlib")
+
+# ``code`` (RST double backticks), $math$ (no space just inside the dollars, so "$5 and $6" is
+# not maths), or a run of CJK characters and full-width punctuation.
+_INLINE = re.compile(
+    r"``(?P<code>[^`]+?)``"
+    r"|(?<![\w$])\$(?P<math>[^\s$](?:[^$\n]*[^\s$])?)\$(?![\w$])"
+    r"|(?P<cjk>[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+)"
+)
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC",
+"Source Han Sans SC","PingFang SC","Hiragino Sans GB","Microsoft YaHei",sans-serif;
+max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}
+:lang(zh){font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Hiragino Sans GB",
+"Microsoft YaHei","WenQuanYi Micro Hei",sans-serif}
+math{font-family:"Latin Modern Math","STIX Two Math","Cambria Math",math;font-size:1.05em}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%;vertical-align:top}
+th{background:#f4f4f4;text-align:left}
+code,pre{background:#f4f4f4;border-radius:3px;padding:0 .2em}
+pre,.error{white-space:pre-wrap;overflow-wrap:anywhere}
+.PASS{color:#070}.FAIL,.ERROR{color:#b00}.SKIPPED{color:#8a5a00}
+img{max-width:100%;height:auto}
+"""
 
 
 def environment(seed: int, size: str) -> dict[str, Any]:
@@ -44,8 +95,83 @@ def environment(seed: int, size: str) -> dict[str, Any]:
     }
 
 
-def _md_escape(text: str) -> str:
+def verdict_label(entry: dict[str, Any]) -> str:
+    """One line: ``PASS``, ``FAIL``, ``ERROR`` or ``SKIPPED (missing data: <install command>)``."""
+    if entry["verdict"] == "SKIPPED":
+        return f"SKIPPED ({entry.get('skipped') or 'missing data'})"
+    return str(entry["verdict"])
+
+
+def fix_hint(entry: dict[str, Any]) -> str:
+    """How to fix an ERROR, in words (empty for the other verdicts)."""
+    error = entry.get("error") or ""
+    if entry["verdict"] != "ERROR":
+        return ""
+    if error.startswith(("ModuleNotFoundError", "ImportError")):
+        first = (
+            "Install the extra the message names."
+            if "kexue[" in error
+            else 'Install the dependencies of the reproductions: ``pip install "kexue[all]"``.'
+        )
+    elif error.startswith(("DataNotFoundError", "FileNotFoundError")):
+        first = "Follow the message above: it names the missing file and where it was looked for."
+    else:
+        first = "This is a bug in the experiment or the component."
+    return (
+        f"{first} The traceback is in ``{LOG_NAME}`` beside this report; re-run this technique "
+        f"alone with ``kexue reproduce {entry['id']} -v``."
+    )
+
+
+def _math_html(tex: str) -> str:
+    try:
+        from latex2mathml.converter import convert
+    except ImportError:  # the report extra is not installed: show the TeX source
+        return f"<code class='tex'>${html.escape(tex)}$</code>"
+    try:
+        mathml = convert(tex)
+    except Exception:  # a formula the converter does not know stays readable as TeX
+        log.debug("cannot convert %r to MathML", tex, exc_info=True)
+        return f"<code class='tex'>${html.escape(tex)}$</code>"
+    return f"<span class='math' title='{html.escape(tex, quote=True)}'>{mathml}</span>"
+
+
+def _verdict_html(entry: dict[str, Any]) -> str:
+    """:func:`verdict_label` in HTML, the install command of a SKIPPED technique as code."""
+    skipped = entry.get("skipped") or ""
+    prefix = "missing data: "
+    if entry["verdict"] == "SKIPPED" and skipped.startswith(prefix):
+        command = html.escape(skipped.removeprefix(prefix))
+        return f"SKIPPED ({prefix}<code>{command}</code>)"
+    return html.escape(verdict_label(entry))
+
+
+def inline_html(text: str) -> str:
+    """Escape ``text`` for HTML, rendering ``code``, ``$maths$`` and marking Chinese ``lang="zh"``."""
+    out, pos = [], 0
+    for m in _INLINE.finditer(text):
+        out.append(html.escape(text[pos : m.start()]))
+        if m["code"] is not None:
+            out.append(f"<code>{html.escape(m['code'])}</code>")
+        elif m["math"] is not None:
+            out.append(_math_html(m["math"]))
+        else:
+            out.append(f"<span lang='zh'>{html.escape(m['cjk'])}</span>")
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def _md_inline(text: str) -> str:
+    """Markdown cell text: RST ``code`` becomes `code`; pipes escaped; one line."""
+    text = re.sub(r"``([^`]+?)``", r"`\1`", text)
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
 
 
 def _tables(metrics: Any) -> list[dict[str, Any]]:
@@ -55,21 +181,36 @@ def _tables(metrics: Any) -> list[dict[str, Any]]:
     return [t for t in tables if isinstance(t, dict) and t.get("columns")]
 
 
-def _table_md(table: dict[str, Any]) -> list[str]:
-    cols = [str(c) for c in table.get("columns", [])]
+def _cells(table: dict[str, Any]) -> list[list[str]]:
+    """Rows as formatted cells; a row may be a list (column order) or a dict keyed by column."""
+    cols = [str(c) for c in table["columns"]]
     rows = table.get("rows", [])
-    if not cols:
-        return []
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in rows:
-        lines.append("| " + " | ".join(_md_escape(_fmt(v)) for v in row) + " |")
-    return lines
+    return [
+        [_fmt(row.get(c, "")) for c in cols] if isinstance(row, dict) else [_fmt(v) for v in row]
+        for row in rows
+    ]
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+def _counts(techniques: Sequence[dict[str, Any]]) -> dict[str, int]:
+    verdicts = [r["verdict"] for r in techniques]
+    return {
+        "total": len(verdicts),
+        "passed": verdicts.count("PASS"),
+        "failed": verdicts.count("FAIL"),
+        "errors": verdicts.count("ERROR"),
+        "skipped": verdicts.count("SKIPPED"),
+    }
+
+
+def headline(results: dict[str, Any]) -> str:
+    """``"N/M claims reproduced, K skipped (missing data)"`` (plus failures and errors, if any)."""
+    text = f"{results['passed']}/{results['total']} claims reproduced, {results['skipped']} skipped"
+    text += " (missing data)"
+    if results["failed"]:
+        text += f", {results['failed']} failed"
+    if results["errors"]:
+        text += f", {results['errors']} errors"
+    return text
 
 
 def _render_md(results: dict[str, Any]) -> str:
@@ -77,98 +218,121 @@ def _render_md(results: dict[str, Any]) -> str:
     out = [
         "# kexue reproduction report",
         "",
-        f"{results['passed']} of {results['total']} reproductions pass "
-        f"({env['size']} size, seed {env['seed']}, {env['date']}).",
+        f"{headline(results)} ({env['size']} size, seed {env['seed']}, {env['date']}).",
         "",
-        "| id | technique | article's figure | our figure | verdict | runtime |",
-        "|---|---|---|---|---|---|",
+        "| id | technique | article's figure | our figure | verdict | runtime | threads |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results["techniques"]:
         out.append(
-            f"| {r['id']} | {_md_escape(r['name'])} | {_md_escape(r['article_figure'])} | "
-            f"{_md_escape(r['summary'])} | {r['verdict']} | {r['runtime_s']:.1f} s |"
+            f"| {r['id']} | {_md_inline(r['name'])} | {_md_inline(r['article_figure'])} | "
+            f"{_md_inline(r['summary'])} | {_md_inline(verdict_label(r))} | "
+            f"{r['runtime_s']:.1f} s | {r.get('threads', '')} |"
         )
     for r in results["techniques"]:
         out += ["", f"## {r['id']} — {r['name']}", ""]
         out.append(f"Article: [{r['article']}]({r['url']})" if r["url"] else "Article: none")
-        out += ["", f"**Claim.** {r['claim']}", "", f"**Experiment.** {r['title']}"]
+        out += ["", f"**Claim.** {_md_inline(r['claim'])}", ""]
+        out.append(f"**Experiment.** {_md_inline(r['title'])}")
         if r["data"]:
-            out.append(f"Data: {r['data']}.")
+            out.append(f"Data: {_md_inline(r['data'])}.")
         if r["notes"]:
-            out += ["", f"**Differences from the article.** {r['notes']}"]
-        out += ["", f"**Verdict: {r['verdict']}** in {r['runtime_s']:.1f} s.", ""]
+            out += ["", f"**Differences from the article.** {_md_inline(r['notes'])}"]
+        threads = f" on {r['threads']} threads" if r.get("threads") else ""
+        out += ["", f"**Verdict: {verdict_label(r)}** in {r['runtime_s']:.1f} s{threads}.", ""]
         if r["error"]:
-            out += ["```", r["error"], "```", ""]
+            out += ["```text", r["error"], "```", "", f"**How to fix.** {_md_inline(fix_hint(r))}"]
         for c in r["checks"]:
             mark = "PASS" if c["passed"] else "FAIL"
             art = f" — article: {c['article']}" if c["article"] else ""
             out.append(f"- [{mark}] {c['name']}: {_fmt(c['measured'])} (target {c['target']}){art}")
         for table in _tables(r["metrics"]):
-            title = [f"*{table['title']}*", ""] if table.get("title") else []
-            out += ["", *title, *_table_md(table)]
+            cols = [_md_inline(str(c)) for c in table["columns"]]
+            out += ["", f"*{_md_inline(str(table['title']))}*", ""] if table.get("title") else [""]
+            out += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            out += ["| " + " | ".join(_md_inline(v) for v in row) + " |" for row in _cells(table)]
         if r["figure"]:
             out += ["", f"![{r['id']}]({r['figure']})"]
-    out += ["", "## Environment", "", "```", json.dumps(env, indent=2), "```", ""]
+    out += ["", "## Environment", "", "```json", json.dumps(env, indent=2), "```", ""]
     return "\n".join(out)
 
 
-def _render_html(results: dict[str, Any], out_dir: Path) -> str:
-    e = html.escape
-    env = results["environment"]
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>kexue reproduction report</title>",
-        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.45}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}"
-        ".PASS{color:#070}.FAIL,.ERROR{color:#b00}img{max-width:100%}code,pre{background:#f4f4f4}"
-        "</style></head><body>",
-        "<h1>kexue reproduction report</h1>",
-        f"<p>{results['passed']} of {results['total']} reproductions pass ({e(env['size'])} size, "
-        f"seed {env['seed']}, {e(env['date'])}).</p>",
-        "<table><tr><th>id</th><th>technique</th><th>article's figure</th><th>our figure</th>"
-        "<th>verdict</th><th>runtime</th></tr>",
-    ]
-    for r in results["techniques"]:
-        parts.append(
-            f"<tr><td><a href='#{r['id']}'>{r['id']}</a></td><td>{e(r['name'])}</td>"
-            f"<td>{e(r['article_figure'])}</td><td>{e(r['summary'])}</td>"
-            f"<td class='{r['verdict']}'>{r['verdict']}</td><td>{r['runtime_s']:.1f} s</td></tr>"
-        )
-    parts.append("</table>")
-    for r in results["techniques"]:
-        parts.append(f"<h2 id='{r['id']}'>{r['id']} — {e(r['name'])}</h2>")
-        if r["url"]:
-            parts.append(f"<p>Article: <a href='{e(r['url'])}'>{e(r['article'])}</a></p>")
-        parts.append(f"<p><b>Claim.</b> {e(r['claim'])}</p><p><b>Experiment.</b> {e(r['title'])}")
-        if r["data"]:
-            parts.append(f" Data: {e(r['data'])}.")
-        parts.append("</p>")
-        if r["notes"]:
-            parts.append(f"<p><b>Differences from the article.</b> {e(r['notes'])}</p>")
-        parts.append(
-            f"<p><b class='{r['verdict']}'>Verdict: {r['verdict']}</b> in {r['runtime_s']:.1f} s</p>"
-        )
-        if r["error"]:
-            parts.append(f"<pre>{e(r['error'])}</pre>")
+def _table_html(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _technique_html(r: dict[str, Any], out_dir: Path) -> list[str]:
+    e, inline, verdict = html.escape, inline_html, r["verdict"]
+    parts = [f"<section id='{e(r['id'])}'><h2>{e(r['id'])} — {inline(r['name'])}</h2>"]
+    if r["url"]:
+        link = f"<a href='{e(r['url'])}' lang='zh'>{e(r['article'])}</a>"
+        parts.append(f"<p>Article: {link}</p>")
+    parts.append(f"<p><b>Claim.</b> {inline(r['claim'])}</p>")
+    data = f" Data: {inline(r['data'])}." if r["data"] else ""
+    parts.append(f"<p><b>Experiment.</b> {inline(r['title'])}{data}</p>")
+    if r["notes"]:
+        parts.append(f"<p><b>Differences from the article.</b> {inline(r['notes'])}</p>")
+    threads = f" on {r['threads']} threads" if r.get("threads") else ""
+    parts.append(
+        f"<p><b class='{e(verdict)}'>Verdict: {_verdict_html(r)}</b> in "
+        f"{r['runtime_s']:.1f} s{threads}</p>"
+    )
+    if r["error"]:
+        parts.append(f"<p class='error ERROR'><code>{e(r['error'])}</code></p>")
+        parts.append(f"<p class='error'><b>How to fix.</b> {inline(fix_hint(r))}</p>")
+    if r["checks"]:
         parts.append("<ul>")
         for c in r["checks"]:
             mark = "PASS" if c["passed"] else "FAIL"
-            art = f" — article: {e(c['article'])}" if c["article"] else ""
+            art = f" — article: {inline(c['article'])}" if c["article"] else ""
             parts.append(
-                f"<li><span class='{mark}'>[{mark}]</span> {e(c['name'])}: "
+                f"<li><span class='{mark}'>[{mark}]</span> {inline(c['name'])}: "
                 f"{e(_fmt(c['measured']))} (target {e(c['target'])}){art}</li>"
             )
         parts.append("</ul>")
-        for table in _tables(r["metrics"]):
-            if table.get("title"):
-                parts.append(f"<p><em>{e(str(table['title']))}</em></p>")
-            parts.append("<table><tr>" + "".join(f"<th>{e(str(c))}</th>" for c in table["columns"]))
-            for row in table.get("rows", []):
-                parts.append("<tr>" + "".join(f"<td>{e(_fmt(v))}</td>" for v in row) + "</tr>")
-            parts.append("</table>")
-        if r["figure"]:
-            png = (out_dir / r["figure"]).read_bytes()
-            data = base64.b64encode(png).decode("ascii")
-            parts.append(f"<p><img alt='{r['id']}' src='data:image/png;base64,{data}'></p>")
+    for table in _tables(r["metrics"]):
+        if table.get("title"):
+            parts.append(f"<p><em>{inline(str(table['title']))}</em></p>")
+        columns = [inline(str(c)) for c in table["columns"]]
+        parts.append(_table_html(columns, [[inline(v) for v in row] for row in _cells(table)]))
+    if r["figure"] and (out_dir / r["figure"]).is_file():
+        data64 = base64.b64encode((out_dir / r["figure"]).read_bytes()).decode("ascii")
+        parts.append(
+            f"<p><img alt='figure of {e(r['id'])}' src='data:image/png;base64,{data64}'></p>"
+        )
+    parts.append("</section>")
+    return parts
+
+
+def _render_html(results: dict[str, Any], out_dir: Path) -> str:
+    e, inline = html.escape, inline_html
+    env = results["environment"]
+    summary_rows = [
+        [
+            f"<a href='#{e(r['id'])}'>{e(r['id'])}</a>",
+            inline(r["name"]),
+            inline(r["article_figure"]),
+            inline(r["summary"]),
+            f"<span class='{e(r['verdict'])}'>{_verdict_html(r)}</span>",
+            f"{r['runtime_s']:.1f}&nbsp;s",
+            e(str(r.get("threads", ""))),
+        ]
+        for r in results["techniques"]
+    ]
+    columns = ["id", "technique", "article's figure", "our figure", "verdict", "runtime", "threads"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>kexue reproduction report</title><style>{_CSS}</style></head><body>",
+        "<h1>kexue reproduction report</h1>",
+        f"<p>{e(headline(results))} ({e(env['size'])} size, seed {env['seed']}, "
+        f"{e(env['date'])}).</p>",
+        _table_html(columns, summary_rows),
+    ]
+    for r in results["techniques"]:
+        parts += _technique_html(r, out_dir)
     parts.append(f"<h2>Environment</h2><pre>{e(json.dumps(env, indent=2))}</pre></body></html>")
     return "\n".join(parts)
 
@@ -193,8 +357,11 @@ def write_report(
 ) -> dict[str, Any]:
     """Write ``results.json``, ``report.md`` and ``report.html`` into ``out_dir``; return the results.
 
-    With ``update=True`` the techniques of an existing ``results.json`` (same seed and size) that
-    were not re-run are kept, so techniques can be re-run one at a time into one report.
+    The results hold ``total``, ``passed``, ``failed``, ``errors`` and ``skipped`` counts, the
+    environment and one entry per technique (its verdict, checks, metrics and the torch thread
+    count it ran with). With ``update=True`` the techniques of an existing ``results.json`` (same
+    seed and size) that were not re-run are kept, so techniques can be re-run one at a time into
+    one report.
     """
     from kexue import catalogue
 
@@ -207,11 +374,11 @@ def write_report(
     techniques = sorted(entries.values(), key=lambda r: order.get(r["id"], len(order)))
     results: dict[str, Any] = {
         "environment": environment(seed, size),
-        "total": len(techniques),
-        "passed": sum(r["verdict"] == "PASS" for r in techniques),
+        **_counts(techniques),
         "techniques": techniques,
     }
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    (out_dir / "results.json").write_text(text, encoding="utf-8")
     (out_dir / "report.md").write_text(_render_md(results), encoding="utf-8")
     (out_dir / "report.html").write_text(_render_html(results, out_dir), encoding="utf-8")
     return results

@@ -1,10 +1,10 @@
 """Run registered reproductions in isolation and collect their outcomes.
 
 Each run starts from the same process state and leaves none changed: the runner seeds Python, NumPy
-and torch, and afterwards restores torch's thread count, every global RNG state and the environment
-variables (experiments may set ``HF_HUB_OFFLINE`` and the like). A source missing from this machine
-(:class:`kexue.data.MissingDataError`) makes the outcome SKIPPED, not FAILED; its traceback goes to
-the log.
+and torch, and afterwards restores torch's thread count, default dtype and grad mode, every global
+RNG state and the environment variables (experiments may set ``HF_HUB_OFFLINE`` and the like). A
+source missing from this machine (:class:`kexue.data.MissingDataError`) makes the outcome SKIPPED,
+not FAILED; its traceback goes to the log.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import logging
 import os
 import random
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
@@ -111,23 +110,34 @@ def seed_everything(seed: int) -> None:
 
 @contextlib.contextmanager
 def isolated() -> Iterator[None]:
-    """Restore torch's thread counts, the global RNG states and ``os.environ`` on exit."""
+    """Restore torch's settings, the global RNG states and ``os.environ`` on exit.
+
+    Restored: torch's intra-op thread count, default dtype and grad mode; the Python, NumPy, torch
+    (and, once initialised, CUDA) generators; every environment variable (added ones removed).
+    torch's inter-op thread count can be set only once per process, so there is nothing to restore.
+    """
     import numpy as np
     import torch
 
-    threads, interop = torch.get_num_threads(), torch.get_num_interop_threads()
+    threads = torch.get_num_threads()
+    dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
     py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
     torch_state = torch.random.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     environ = dict(os.environ)
     try:
         yield
     finally:
         if torch.get_num_threads() != threads:
+            log.debug("restoring torch threads %d -> %d", torch.get_num_threads(), threads)
             torch.set_num_threads(threads)
-        del interop  # set once per process by torch; nothing to restore
+        torch.set_default_dtype(dtype)
+        torch.set_grad_enabled(grad)
         random.setstate(py_state)
         np.random.set_state(np_state)  # noqa: NPY002
         torch.random.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
         for key in set(os.environ) - set(environ):
             del os.environ[key]
         os.environ.update(environ)
@@ -179,7 +189,7 @@ def run_one(
         exp = load_experiment(technique)
         config = exp.config(size)
     except Exception as exc:  # a broken experiment module must not stop the others either
-        log.error("experiment %s failed to load:\n%s", technique.id, traceback.format_exc())
+        log.error("experiment %s failed to load: %s", technique.id, exc, exc_info=True)
         return Outcome(technique, technique.name, "", "", {}, error=f"{type(exc).__name__}: {exc}")
     outcome = Outcome(
         technique=technique,
@@ -209,9 +219,9 @@ def run_one(
         except MissingDataError as exc:
             outcome.runtime_s = time.perf_counter() - start
             outcome.skipped = f"missing data: {exc.install}"
-            log.info("experiment %s skipped:\n%s", technique.id, traceback.format_exc())
+            log.info("experiment %s skipped (%s)", technique.id, outcome.skipped, exc_info=True)
         except Exception as exc:  # a failing experiment must not stop the others
             outcome.runtime_s = time.perf_counter() - start
             outcome.error = f"{type(exc).__name__}: {exc}"
-            log.error("experiment %s failed:\n%s", technique.id, traceback.format_exc())
+            log.error("experiment %s failed: %s", technique.id, outcome.error, exc_info=True)
     return outcome
