@@ -8,18 +8,18 @@ demo, and trains a small MLP on scikit-learn digits with ReLU, GELU and the Gaus
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.integrate
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
-from kexue.experiments.base import Check, Experiment, at_least, at_most, within
+from kexue.experiments.base import Check, Experiment, Table, at_least, at_most, within
 from kexue.nn.smooth import (
     SmoothReLU,
     smooth_abs,
@@ -32,7 +32,9 @@ from kexue.nn.smooth import (
     smooth_step,
 )
 
-__all__ = ["EXPERIMENT", "FULL", "QUICK", "Config"]
+__all__ = ["EXPERIMENT", "FULL", "QUICK", "Config", "MlpAccuracy", "QuadratureError", "Result"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,76 @@ class Config:
 
 QUICK = Config()
 FULL = Config(quad_points=200, seeds=5, epochs=40, hidden=128)
+
+ACTIVATIONS = ("relu", "gelu", "smooth_relu")
+
+
+@dataclass(frozen=True)
+class QuadratureError:
+    """One smoothed function against its numerical convolution."""
+
+    function: str
+    max_abs_error: float
+
+
+@dataclass(frozen=True)
+class MlpAccuracy:
+    """Digits test accuracy of the MLP with one activation, over paired seeds."""
+
+    activation: str
+    mean_accuracy: float
+    accuracies: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the D5 run measured.
+
+    Attributes:
+        quadrature: max |closed form - quadrature| per function, over the widths.
+        convergence_widths: the widths σ of the convergence study.
+        relu_sup_error, abs_sup_error: sup-norm errors of ReLU_σ and |x|_σ per width.
+        step_sup_error_beyond_005: sup error of the smoothed step at |x| >= 0.05, per width.
+        relu_sup_over_width: sup |ReLU_σ - ReLU| / σ at the widest σ (1/√(2π) exactly).
+        relu_rate, abs_rate: log-log slopes of those errors in σ.
+        tail_float32_max_rel_error: float32 left tail of ReLU_σ vs float64 (ours).
+        tail_naive_float32_max_rel_error: the same for the article's closed form, evaluated naively.
+        logistic_softplus_gap: logistic-kernel ReLU vs SoftPlus.
+        logistic_logsumexp_gap: logistic-kernel max vs log-sum-exp.
+        floor_bound_holds: whether the floor demo keeps its error bound at every distance tested.
+        floor_within_005_fraction: fraction of the floor demo's grid within 0.05 of the floor.
+        mlp: test accuracy per activation (ReLU, GELU, smoothed ReLU with learnt width).
+        mlp_learnt_width_mean: the mean learnt width σ of the smoothed ReLU.
+        tables: the quadrature errors and the MLP accuracies.
+    """
+
+    quadrature: tuple[QuadratureError, ...]
+    convergence_widths: tuple[float, ...]
+    relu_sup_error: tuple[float, ...]
+    abs_sup_error: tuple[float, ...]
+    step_sup_error_beyond_005: tuple[float, ...]
+    relu_sup_over_width: float
+    relu_rate: float
+    abs_rate: float
+    tail_float32_max_rel_error: float
+    tail_naive_float32_max_rel_error: float
+    logistic_softplus_gap: float
+    logistic_logsumexp_gap: float
+    floor_bound_holds: bool
+    floor_within_005_fraction: float
+    mlp: tuple[MlpAccuracy, ...]
+    mlp_learnt_width_mean: float
+    tables: tuple[Table, ...]
+
+    @property
+    def quadrature_max_error(self) -> float:
+        """The worst closed-form error over all functions."""
+        return max(q.max_abs_error for q in self.quadrature)
+
+    def mean_accuracy(self, activation: str) -> float:
+        """The MLP's mean test accuracy with ``activation``."""
+        return next(m.mean_accuracy for m in self.mlp if m.activation == activation)
+
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -102,9 +174,10 @@ def _mlp_accuracy(act: str, seed: int, config: Config) -> tuple[float, float]:
             return nn.GELU()
         return SmoothReLU(0.5, learnable=True)
 
-    torch.manual_seed(seed)
     h = config.hidden
-    net = nn.Sequential(nn.Linear(64, h), make(), nn.Linear(h, h), make(), nn.Linear(h, 10))
+    with torch.random.fork_rng(devices=[]):  # nn.Linear draws from the global RNG: leave it as is
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(64, h), make(), nn.Linear(h, h), make(), nn.Linear(h, 10))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(config.epochs):
@@ -121,11 +194,11 @@ def _mlp_accuracy(act: str, seed: int, config: Config) -> tuple[float, float]:
     return acc, float(np.mean(widths)) if widths else math.nan
 
 
-def run(config: Config, seed: int) -> dict[str, Any]:
-    torch.set_num_threads(1)
+def run(config: Config, seed: int) -> Result:
+    """Closed forms vs quadrature, convergence, the float32 tail, the logistic kernel, the MLP."""
     f64 = torch.float64
 
-    # 1. closed forms vs quadrature
+    log.info("D5: closed forms vs quadrature, %d points per width", config.quad_points)
     xs = torch.linspace(-3, 3, config.quad_points, dtype=f64)
     quad_err: dict[str, float] = {}
     for name, (ours, f, kinks) in _FUNCS.items():
@@ -135,7 +208,7 @@ def run(config: Config, seed: int) -> dict[str, Any]:
             worst = max(worst, float((ours(xs, s) - ref).abs().max()))
         quad_err[name] = worst
 
-    # 2. convergence as the width shrinks: sup-norm error on a fine grid
+    log.info("D5: convergence as the width shrinks")  # sup-norm error on a fine grid
     grid = torch.linspace(-5, 5, 100_001, dtype=f64)  # contains 0 exactly
     conv_w = np.logspace(-3, 0, 7)
     relu_sup = [float((smooth_relu(grid, w) - grid.clamp_min(0)).abs().max()) for w in conv_w]
@@ -147,7 +220,8 @@ def run(config: Config, seed: int) -> dict[str, Any]:
     relu_slope = float(np.polyfit(np.log(conv_w), np.log(relu_sup), 1)[0])
     abs_slope = float(np.polyfit(np.log(conv_w), np.log(abs_sup), 1)[0])
 
-    # 3. stable left tail: float32 vs float64 where float32 can represent the value
+    log.info("D5: float32 left tail and the logistic kernel")
+    # stable left tail: float32 vs float64 where float32 can represent the value
     z = torch.linspace(-12.5, -5, 301, dtype=f64)
     z32 = z.float()
     ref64 = smooth_relu(z32.double(), 1.0)  # the reference at the float32-rounded inputs
@@ -156,7 +230,7 @@ def run(config: Config, seed: int) -> dict[str, Any]:
     tail_rel = float(((ours32 - ref64) / ref64).abs().max())
     naive_rel = float(((naive32.double() - ref64) / ref64).abs().max())
 
-    # 4. logistic kernel: softplus / log-sum-exp, and the article's floor demo (t = 10, M = 5, N = 10)
+    # logistic kernel: softplus / log-sum-exp, and the article's floor demo (t = 10, M = 5, N = 10)
     xl = torch.linspace(-30, 30, 6001, dtype=f64)
     softplus_gap = float(
         (smooth_relu(xl, 1.0, kernel="logistic") - torch.logaddexp(xl, 0 * xl)).abs().max()
@@ -173,8 +247,9 @@ def run(config: Config, seed: int) -> dict[str, Any]:
     )
     floor_frac = float((floor_err < 0.05).double().mean())
 
-    # 5. digits MLP: ReLU vs GELU vs Gaussian-smoothed ReLU (learnable width), paired seeds
-    accs: dict[str, list[float]] = {"relu": [], "gelu": [], "smooth_relu": []}
+    log.info("D5: digits MLP, %d seeds x %d activations", config.seeds, len(ACTIVATIONS))
+    # ReLU vs GELU vs Gaussian-smoothed ReLU (learnable width), paired seeds
+    accs: dict[str, list[float]] = {act: [] for act in ACTIVATIONS}
     learnt: list[float] = []
     for k in range(config.seeds):
         for act in accs:
@@ -182,70 +257,75 @@ def run(config: Config, seed: int) -> dict[str, Any]:
             accs[act].append(acc)
             if act == "smooth_relu":
                 learnt.append(w)
-    mean = {k: float(np.mean(v)) for k, v in accs.items()}
+    quadrature = tuple(QuadratureError(k, v) for k, v in quad_err.items())
+    mlp = tuple(MlpAccuracy(k, float(np.mean(v)), tuple(v)) for k, v in accs.items())
+    return Result(
+        quadrature=quadrature,
+        convergence_widths=tuple(conv_w.tolist()),
+        relu_sup_error=tuple(relu_sup),
+        abs_sup_error=tuple(abs_sup),
+        step_sup_error_beyond_005=tuple(step_sup),
+        relu_sup_over_width=relu_sup[-1] / conv_w[-1],
+        relu_rate=relu_slope,
+        abs_rate=abs_slope,
+        tail_float32_max_rel_error=tail_rel,
+        tail_naive_float32_max_rel_error=naive_rel,
+        logistic_softplus_gap=softplus_gap,
+        logistic_logsumexp_gap=lse_gap,
+        floor_bound_holds=bound_ok,
+        floor_within_005_fraction=floor_frac,
+        mlp=mlp,
+        mlp_learnt_width_mean=float(np.mean(learnt)),
+        tables=(
+            Table(
+                "closed forms vs numerical convolution (σ ∈ {0.1, 1, 3})",
+                quadrature,
+                ("function", "max |closed form - quad|"),
+            ),
+            Table(
+                "two-hidden-layer MLP on digits, test accuracy over paired seeds",
+                mlp,
+                ("activation", "mean accuracy", "per seed"),
+            ),
+        ),
+    )
 
-    return {
-        "quad_max_abs_error": quad_err,
-        "convergence_widths": conv_w.tolist(),
-        "relu_sup_error": relu_sup,
-        "abs_sup_error": abs_sup,
-        "step_sup_error_beyond_0.05": step_sup,
-        "relu_sup_over_width": relu_sup[-1] / conv_w[-1],
-        "relu_rate": relu_slope,
-        "abs_rate": abs_slope,
-        "tail_float32_max_rel_error": tail_rel,
-        "tail_naive_float32_max_rel_error": naive_rel,
-        "logistic_softplus_gap": softplus_gap,
-        "logistic_logsumexp_gap": lse_gap,
-        "floor_bound_holds": bound_ok,
-        "floor_within_0.05_fraction": floor_frac,
-        "mlp_accuracy": accs,
-        "mlp_mean_accuracy": mean,
-        "mlp_learnt_width_mean": float(np.mean(learnt)),
-        "table": {
-            "columns": ["function", "max |closed form - quad| (σ ∈ {0.1, 1, 3})"],
-            "rows": [[k, v] for k, v in quad_err.items()]
-            + [[f"MLP digits test acc: {k}", v] for k, v in mean.items()],
-        },
-    }
 
-
-def check(metrics: dict[str, Any], config: Config) -> list[Check]:
-    mean = metrics["mlp_mean_accuracy"]
+def check(result: Result, config: Config) -> list[Check]:
+    """Closed forms exact, O(σ) convergence, stable tail, logistic forms, MLP parity."""
+    r = result
     return [
-        at_most("max |closed form - quadrature| over functions", max(metrics["quad_max_abs_error"].values()), 1e-8),
-        within("sup|ReLU_σ - ReLU| / σ (σ = 1)", metrics["relu_sup_over_width"], 0.3989, 0.3990, article="1/sqrt(2π)"),
-        within("convergence rate of ReLU_σ in σ (log-log slope)", metrics["relu_rate"], 0.99, 1.01),
-        within("convergence rate of |x|_σ in σ (log-log slope)", metrics["abs_rate"], 0.99, 1.01),
-        at_most("float32 left tail: max rel. error vs float64", metrics["tail_float32_max_rel_error"], 1e-5),
-        at_most("logistic kernel ReLU vs SoftPlus (t = 1)", metrics["logistic_softplus_gap"], 1e-12, article="SoftPlus"),
-        at_most("logistic kernel max vs log-sum-exp", metrics["logistic_logsumexp_gap"], 1e-12),
-        at_least("floor demo: error bound 2e^{-tδ}/(1-e^{-t}) holds (1 = yes)", float(metrics["floor_bound_holds"]), 1),
+        at_most("max |closed form - quadrature| over functions", r.quadrature_max_error, 1e-8),
+        within("sup|ReLU_σ - ReLU| / σ (σ = 1)", r.relu_sup_over_width, 0.3989, 0.3990, article="1/sqrt(2π)"),
+        within("convergence rate of ReLU_σ in σ (log-log slope)", r.relu_rate, 0.99, 1.01),
+        within("convergence rate of |x|_σ in σ (log-log slope)", r.abs_rate, 0.99, 1.01),
+        at_most("float32 left tail: max rel. error vs float64", r.tail_float32_max_rel_error, 1e-5),
+        at_most("logistic kernel ReLU vs SoftPlus (t = 1)", r.logistic_softplus_gap, 1e-12, article="SoftPlus"),
+        at_most("logistic kernel max vs log-sum-exp", r.logistic_logsumexp_gap, 1e-12),
+        at_least("floor demo: error bound 2e^{-tδ}/(1-e^{-t}) holds (1 = yes)", float(r.floor_bound_holds), 1),
         at_least(
             "digits MLP: smoothed ReLU acc - ReLU acc (mean over seeds)",
-            mean["smooth_relu"] - mean["relu"],
+            r.mean_accuracy("smooth_relu") - r.mean_accuracy("relu"),
             -0.01,
             article="no experiment; spec: within 1 %",
         ),
     ]  # fmt: skip
 
 
-def summary(metrics: dict[str, Any]) -> str:
-    mean = metrics["mlp_mean_accuracy"]
+def summary(result: Result) -> str:
+    """One line: quadrature agreement, convergence rate, MLP accuracies."""
+    acc = result.mean_accuracy
     return (
-        f"closed forms = quadrature to {max(metrics['quad_max_abs_error'].values()):.1e}; "
-        f"ReLU_σ error σ/√(2π), rate {metrics['relu_rate']:.3f}; digits MLP acc "
-        f"ReLU {mean['relu']:.3f} / GELU {mean['gelu']:.3f} / smoothed ReLU {mean['smooth_relu']:.3f}"
+        f"closed forms = quadrature to {result.quadrature_max_error:.1e}; "
+        f"ReLU_σ error σ/√(2π), rate {result.relu_rate:.3f}; digits MLP acc "
+        f"ReLU {acc('relu'):.3f} / GELU {acc('gelu'):.3f} / smoothed ReLU {acc('smooth_relu'):.3f}"
     )
 
 
-def plot(metrics: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+def plot(result: Result) -> Figure:
+    """The smoothed ReLUs beside GELU and SoftPlus, and their convergence as σ → 0."""
+    fig = Figure(figsize=(10, 4), layout="tight")
+    ax1, ax2 = fig.subplots(1, 2)
     x = torch.linspace(-3, 3, 601, dtype=torch.float64)
     ax1.plot(x, x.clamp_min(0), "k", lw=1, label="ReLU")
     for s in (0.25, 0.5, 1.0):
@@ -254,15 +334,13 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
     ax1.plot(x, smooth_relu(x, 1.0, kernel="logistic"), ":", label="SoftPlus (logistic)")
     ax1.set(title="smoothed ReLU", xlabel="x")
     ax1.legend(fontsize=8)
-    w = metrics["convergence_widths"]
-    ax2.loglog(w, metrics["relu_sup_error"], "o-", label="sup |ReLU_σ - ReLU|")
-    ax2.loglog(w, metrics["abs_sup_error"], "s-", label="sup ||x|_σ - |x||")
+    w = result.convergence_widths
+    ax2.loglog(w, result.relu_sup_error, "o-", label="sup |ReLU_σ - ReLU|")
+    ax2.loglog(w, result.abs_sup_error, "s-", label="sup ||x|_σ - |x||")
     ax2.loglog(w, np.array(w) / _SQRT_2PI, "k--", lw=0.8, label="σ/√(2π)")
     ax2.set(title="convergence as σ → 0", xlabel="σ")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 EXPERIMENT = Experiment(
