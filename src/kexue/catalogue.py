@@ -200,7 +200,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "Every even-order Taylor polynomial of $e^x$ is positive (minima table n = 2…10), so it can replace exp in softmax."
         ),
         article_figure=(
-            "minima table n=2…10 (x*=-1, -1.59607, …, -3.33355; f*=0.5, 0.270395, …, 0.0466991); Taylor softmax as a less over-confident softmax (no numbers of its own)"
+            "minima table n=2…10 (x* = -1, -1.59607, -2.18061, -2.759, -3.33355; f* = 0.5, 0.270395, 0.149325, 0.0832715, 0.0466991); Taylor softmax as a less over-confident softmax (no numbers of its own)"
         ),
         modules=("kexue.transformer.taylor_softmax",),
     ),
