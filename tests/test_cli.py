@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,24 @@ def test_info_prints_article_and_claim(capsys: pytest.CaptureFixture[str]) -> No
     t = catalogue.TECHNIQUES[0]
     assert main(["info", t.id.lower()]) == 0
     out = capsys.readouterr().out
-    assert t.article in out and t.url in out and "shared/" not in out
+    assert t.article in out and t.url in out
+
+
+@pytest.mark.parametrize("tid", [t.id for t in catalogue.TECHNIQUES])
+def test_info_shows_only_what_a_user_has(tid: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", tid]) == 0
+    out = capsys.readouterr().out
+    for local in ("shared/", "/work/", "../", ".md"):
+        assert local not in out, f"kexue info {tid} mentions {local!r}"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from kexue import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"kexue {__version__}"
 
 
 def test_unknown_id_lists_valid_ids(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,3 +150,108 @@ def test_reproduce_long_without_long_config_runs_full(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["environment"]["size"] == "long"
     assert results["techniques"][0]["config"] == json.loads(json.dumps(asdict(exp.full)))
+
+
+def _fake_outcomes(monkeypatch: pytest.MonkeyPatch, verdicts: dict[str, str]) -> None:
+    """Make ``run_one`` return an outcome of the given verdict for each technique id."""
+    from kexue.experiments import runner
+    from kexue.experiments.base import Check
+
+    def run_one(t: catalogue.Technique, **_: object) -> runner.Outcome:
+        verdict = verdicts[t.id]
+        logging.getLogger("kexue.experiments.fake").info("%s: stage 1/1", t.id)
+        logging.getLogger("kexue.experiments.fake").debug("%s: debug detail", t.id)
+        logging.getLogger("matplotlib.font_manager").debug("findfont: score(...)")
+        logging.getLogger("some.library").info("library chatter")
+        outcome = runner.Outcome(t, "fake", "", "", {}, threads=1)
+        if verdict == "SKIPPED":
+            outcome.skipped = "missing data: apt-get install wordnet-base"
+        elif verdict == "ERROR":
+            try:
+                raise ValueError("bad size")
+            except ValueError:
+                logging.getLogger("kexue.experiments.runner").error(
+                    "experiment %s failed: ValueError: bad size", t.id, exc_info=True
+                )
+            outcome.error = "ValueError: bad size"
+        else:
+            outcome.checks = [Check("x", 1.0, ">= 0", verdict == "PASS")]
+        return outcome
+
+    monkeypatch.setattr(runner, "run_one", run_one)
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "code", "line"),
+    [
+        ({"D2": "PASS", "A7": "SKIPPED"}, 0, "1/2 claims reproduced, 1 skipped (missing data)"),
+        ({"D2": "PASS", "B1": "PASS"}, 0, "2/2 claims reproduced, 0 skipped (missing data)"),
+        (
+            {"D2": "PASS", "B1": "FAIL"},
+            1,
+            "1/2 claims reproduced, 0 skipped (missing data), 1 failed",
+        ),
+        (
+            {"D2": "ERROR", "A7": "SKIPPED"},
+            1,
+            "0/2 claims reproduced, 1 skipped (missing data), 1 errors",
+        ),
+    ],
+)
+def test_exit_code_counts_skipped_as_success(
+    verdicts: dict[str, str],
+    code: int,
+    line: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _fake_outcomes(monkeypatch, verdicts)
+    assert main(["reproduce", *verdicts, "--no-progress", "--out", str(tmp_path)]) == code
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith(line + ";")
+    if "SKIPPED" in verdicts.values():
+        assert "SKIPPED (missing data: apt-get install wordnet-base)" in out
+
+
+def test_logging_shows_kexue_info_not_other_libraries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_outcomes(monkeypatch, {"D2": "ERROR"})
+    root, ours = logging.getLogger(), logging.getLogger("kexue")
+    before = (root.level, list(root.handlers), ours.level, warnings.showwarning)
+    main(["reproduce", "D2", "--no-progress", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "D2: stage 1/1" in err and "failed: ValueError: bad size" in err
+    assert "debug detail" not in err and "Traceback" not in err
+    assert "findfont" not in err and "library chatter" not in err
+    log = (tmp_path / "reproduce.log").read_text(encoding="utf-8")
+    assert "D2: stage 1/1" in log and "debug detail" in log
+    assert "Traceback (most recent call last)" in log and "findfont" not in log
+    assert (root.level, list(root.handlers), ours.level, warnings.showwarning) == before
+
+
+def test_verbose_shows_kexue_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_outcomes(monkeypatch, {"D2": "PASS"})
+    main(["reproduce", "D2", "-v", "--no-progress", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "D2: debug detail" in err and "findfont" not in err and "library chatter" not in err
+    main(["-v", "reproduce", "D2", "--no-progress", "--out", str(tmp_path)])
+    assert "D2: debug detail" in capsys.readouterr().err
+
+
+def test_log_lines_go_through_tqdm_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kexue import cli
+
+    written: list[str] = []
+    monkeypatch.setattr(
+        cli.tqdm, "write", lambda s, file=None, end="\n", nolock=False: written.append(s)
+    )
+    handler = cli.TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    handler.emit(
+        logging.LogRecord("kexue.x", logging.INFO, __file__, 1, "hello %s", ("bar",), None)
+    )
+    assert written == ["kexue.x: hello bar"]
