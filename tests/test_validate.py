@@ -55,5 +55,35 @@ def test_check_reduction_and_compute_dtype() -> None:
         v.check_reduction("avg")
     with pytest.raises(TypeError, match="reduction must be a string"):
         v.check_reduction(None)
+    with pytest.raises(ValueError, match="'mean', 'sum', 'none', got 'avg'"):
+        v.check_reduction("avg")
     assert v.compute_dtype(torch.zeros(1, dtype=torch.bfloat16)) == torch.float32
     assert v.compute_dtype(torch.zeros(1, dtype=torch.float64)) == torch.float64
+
+
+def test_reduce_loss() -> None:
+    loss = torch.tensor([1.0, 2.0, 6.0])
+    assert v.reduce_loss(loss, "none") is loss
+    assert float(v.reduce_loss(loss, "sum")) == 9.0
+    assert float(v.reduce_loss(loss, "mean")) == 3.0
+    assert float(v.reduce_loss(loss, "mean", torch.tensor(4.5))) == 2.0
+    assert float(v.reduce_loss(loss * 0, "mean", torch.tensor(0.0))) == 0.0  # all ignored: not NaN
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        v.reduce_loss(loss, "avg")
+    with pytest.raises(TypeError, match="reduction must be a string"):
+        v.reduce_loss(loss, None)  # type: ignore[arg-type]
+
+
+def test_one_reduction_helper() -> None:
+    """Every loss reduces through kexue._validate.reduce_loss: no private copies left."""
+    import re
+    from pathlib import Path
+
+    src = Path(v.__file__).parent
+    copies = [
+        str(p.relative_to(src))
+        for p in sorted(src.rglob("*.py"))
+        if p.name != "_validate.py"
+        and re.search(r"def _?reduce\w*\(|reduction == \"", p.read_text(encoding="utf-8"))
+    ]
+    assert not copies, f"reduction handled outside kexue._validate: {copies}"

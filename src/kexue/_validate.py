@@ -22,6 +22,7 @@ __all__ = [
     "check_same_shape",
     "check_tensor",
     "compute_dtype",
+    "reduce_loss",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -91,12 +92,44 @@ def check_positive(value: float, name: str, *, allow_zero: bool = False) -> floa
 
 
 def check_reduction(reduction: object) -> str:
-    """Require one of ``"mean"``, ``"sum"``, ``"none"`` (the losses' ``reduction=``)."""
+    """Require one of ``"mean"``, ``"sum"``, ``"none"`` (the losses' ``reduction=``).
+
+    Raises:
+        TypeError: ``reduction`` is not a string.
+        ValueError: an unknown string; the message names ``reduction`` and the allowed values.
+    """
     if not isinstance(reduction, str):
         raise TypeError(f"reduction must be a string, got {type(reduction).__name__}")
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        allowed = ", ".join(repr(r) for r in REDUCTIONS)
+        raise ValueError(f"reduction must be one of {allowed}, got {reduction!r}")
     return reduction
+
+
+def reduce_loss(
+    loss: torch.Tensor, reduction: str, denominator: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Apply a loss's ``reduction`` to its per-element values (the one helper every loss uses).
+
+    Args:
+        loss: per-element loss values.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (checked by :func:`check_reduction`).
+        denominator: what ``"mean"`` divides the sum by (e.g. the summed weights of the
+            non-ignored targets); ``None``: the element count. A zero denominator (every target
+            ignored) gives a zero loss instead of NaN.
+
+    Returns:
+        ``loss`` itself for ``"none"``, else a 0-dim tensor.
+    """
+    check_reduction(reduction)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if denominator is None:
+        return loss.mean()
+    total = loss.sum()
+    return torch.where(denominator > 0, total / denominator.clamp_min(1e-30), total * 0)
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:

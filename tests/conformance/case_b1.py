@@ -59,6 +59,7 @@ CASES = [
             BadInput("label>1", (_Z, torch.tensor([[0.0, 2.0, 1.0]])), {}, ValueError, "targets"),
             BadInput("empty", (torch.zeros(0, 3), torch.zeros(0, 3)), {}, ValueError, "logits"),
             BadInput("reduction", (_Z, _Z), {"reduction": "avg"}, ValueError, "reduction"),
+            BadInput("reduction-type", (_Z, _Z), {"reduction": None}, TypeError, "reduction"),
         ],
     ),
     Case(

@@ -103,6 +103,7 @@ CASES = [
                 BadInput("alpha>1", (_XB, _YB), {"alpha": 2.0}, ValueError, "alpha"),
                 BadInput("neg-weight", (_XB, _YB), {"weight": -_YB}, ValueError, "weight"),
                 BadInput("reduction", (_XB, _YB), {"reduction": "avg"}, ValueError, "reduction"),
+                BadInput("reduction-type", (_XB, _YB), {"reduction": 1}, TypeError, "reduction"),
             ]
         ),
     ),

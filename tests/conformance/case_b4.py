@@ -73,6 +73,7 @@ PEN_BAD = [
     BadInput("critic-shape", (lambda x: x.flatten(1), R, F), {}, ValueError, "critic"),
     BadInput("alpha", (_critic, R, F), {"alpha": torch.full((6,), 1.5)}, ValueError, "alpha"),
     BadInput("reduction", (_critic, R, F), {"reduction": "avg"}, ValueError, "reduction"),
+    BadInput("reduction-type", (_critic, R, F), {"reduction": None}, TypeError, "reduction"),
 ]
 
 CASES = [

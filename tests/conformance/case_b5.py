@@ -67,6 +67,7 @@ CASES = [
             BadInput("empty-x", (_fn, X[:0]), {}, ValueError, "x"),
             BadInput("vector-output", (NET, X), {}, ValueError, "fn"),
             BadInput("reduction", (_fn, X), {"reduction": "avg"}, ValueError, "reduction"),
+            BadInput("reduction-type", (_fn, X), {"reduction": None}, TypeError, "reduction"),
         ],
     ),
     Case(

@@ -44,6 +44,7 @@ CASES = [
         bad=[
             *MOMENT_BAD,
             BadInput("reduction", (M, V), {"reduction": "x"}, ValueError, "reduction"),
+            BadInput("reduction-type", (M, V), {"reduction": None}, TypeError, "reduction"),
         ],
     ),
     Case(

@@ -241,6 +241,7 @@ def test_bad_inputs_name_the_argument() -> None:
         (ValueError, "weight", lambda: softmax_focal_loss(x, t, weight=-torch.ones(4, dtype=D))),
         (ValueError, "weight", lambda: softmax_focal_loss(x, t, weight=torch.ones(3, dtype=D))),
         (ValueError, "reduction", lambda: softmax_focal_loss(x, t, reduction="avg")),
+        (TypeError, "reduction", lambda: softmax_focal_loss(x, t, reduction=None)),
         (ValueError, "logits", lambda: sigmoid_focal_loss(xb.clone().fill_(math.inf), yb)),
         (ValueError, "target", lambda: sigmoid_focal_loss(xb, yb + 1)),
         (ValueError, "target", lambda: sigmoid_focal_loss(xb, yb[:3])),

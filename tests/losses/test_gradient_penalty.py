@@ -181,8 +181,12 @@ def test_input_penalty_bad_input() -> None:
         input_gradient_penalty(3, x)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="fn must return one scalar"):
         input_gradient_penalty(lambda z: z, x)
-    with pytest.raises(ValueError, match="reduction"):
+    with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum', 'none'"):
         input_gradient_penalty(lambda z: z.sum(-1), x, reduction="avg")
+    with pytest.raises(TypeError, match="reduction must be a string"):  # as every other loss
+        input_gradient_penalty(lambda z: z.sum(-1), x, reduction=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="reduction"):
+        InputGradientPenalty(lambda z: z.sum(-1), reduction=1)  # type: ignore[arg-type]
     bad = x.clone()
     bad[0, 0] = float("nan")
     with pytest.raises(ValueError, match="x"):

@@ -242,6 +242,7 @@ BAD = [
     (lambda: smce(torch.tensor([[math.nan, 0.0]]), torch.tensor([[0]])), ValueError, "logits"),
     (lambda: multilabel_predict(torch.tensor([math.nan])), ValueError, "logits"),
     (lambda: MultilabelCrossEntropy(reduction="x"), ValueError, "reduction"),
+    (lambda: MultilabelCrossEntropy(reduction=None), TypeError, "reduction"),
 ]
 
 

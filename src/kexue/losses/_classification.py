@@ -1,4 +1,4 @@
-"""Shared argument checks and reductions for the classification losses (B2).
+"""Shared argument checks for the classification losses (B2).
 
 Conventions (every public loss in :mod:`kexue.losses.focal`, :mod:`kexue.losses.imbalance` and
 :mod:`kexue.losses.logit_adjustment` follows them):
@@ -6,9 +6,10 @@ Conventions (every public loss in :mod:`kexue.losses.focal`, :mod:`kexue.losses.
 * logits in, classes on the **last** dimension for multi-class losses (``(*, C)`` with integer
   targets ``(*)``); elementwise logits and targets of the same shape for binary (sigmoid) losses;
 * half-precision inputs are computed in float32 and the result is cast back to the input dtype;
-* ``reduction="mean" | "sum" | "none"``; for multi-class losses ``"mean"`` divides by the summed
-  weights of the non-ignored targets, like :func:`torch.nn.functional.cross_entropy`, and gives 0
-  (not NaN) when every target is ignored.
+* ``reduction="mean" | "sum" | "none"``, checked and applied by :func:`kexue._validate.check_reduction`
+  and :func:`kexue._validate.reduce_loss` (as in every loss); for multi-class losses ``"mean"``
+  divides by the summed weights of the non-ignored targets, like
+  :func:`torch.nn.functional.cross_entropy`, and gives 0 (not NaN) when every target is ignored.
 """
 
 from __future__ import annotations
@@ -16,26 +17,21 @@ from __future__ import annotations
 import torch
 
 from kexue._validate import (
-    REDUCTIONS,
     check_finite,
     check_floating,
     check_ndim,
     check_nonempty,
-    check_reduction,
     check_tensor,
     compute_dtype,
 )
 
 __all__ = [
-    "REDUCTIONS",
     "check_binary_target",
     "check_class_target",
     "check_class_weight",
     "check_logits",
-    "check_reduction",
     "check_unit_interval",
     "compute_dtype",
-    "reduce_loss",
     "target_log_prob",
 ]
 
@@ -126,20 +122,3 @@ def target_log_prob(
     if weight is not None:
         w_t = w_t * weight.to(log_probs.dtype)[safe]
     return logp_t, w_t
-
-
-def reduce_loss(
-    loss: torch.Tensor, reduction: str, denominator: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Apply ``reduction``; ``"mean"`` divides by ``denominator`` (default: the element count).
-
-    A zero denominator (every target ignored) gives a zero loss instead of NaN.
-    """
-    if reduction == "none":
-        return loss
-    total = loss.sum()
-    if reduction == "sum":
-        return total
-    if denominator is None:
-        return total / loss.numel()
-    return torch.where(denominator > 0, total / denominator.clamp_min(1e-30), total * 0)

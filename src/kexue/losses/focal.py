@@ -15,16 +15,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue._validate import check_finite, check_floating, check_positive
+from kexue._validate import (
+    check_finite,
+    check_floating,
+    check_positive,
+    check_reduction,
+    reduce_loss,
+)
 from kexue.losses._classification import (
     check_binary_target,
     check_class_target,
     check_class_weight,
     check_logits,
-    check_reduction,
     check_unit_interval,
     compute_dtype,
-    reduce_loss,
     target_log_prob,
 )
 

@@ -41,6 +41,7 @@ from kexue._validate import (
     check_positive,
     check_reduction,
     check_same_shape,
+    reduce_loss,
 )
 
 __all__ = [
@@ -57,11 +58,6 @@ __all__ = [
 Critic = Callable[[torch.Tensor], torch.Tensor]
 _POINTS = ("samples", "interpolates", "real", "fake")
 _CONVENTIONS = ("critic", "energy")
-
-
-def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
-    check_reduction(reduction)
-    return x.mean() if reduction == "mean" else x.sum() if reduction == "sum" else x
 
 
 def _cdtype(x: torch.Tensor) -> torch.dtype:
@@ -188,7 +184,7 @@ def wgan_div_penalty(
         raise ValueError(f"p must be > 1 for W_(k,p) to be a divergence, got {p}")
     if points not in _POINTS:
         raise ValueError(f"points must be one of {_POINTS}, got {points!r}")
-    _reduce(r.new_zeros(()), reduction)
+    check_reduction(reduction)
     n = r.shape[0]
     if points == "samples":
         s = _grad_sq_norm(critic, torch.cat([r, f]), create_graph)
@@ -200,7 +196,7 @@ def wgan_div_penalty(
         else:
             x = r if points == "real" else f
         pen = k * _safe_pow(_grad_sq_norm(critic, x, create_graph), p / 2)
-    return _reduce(pen, reduction).to(r.dtype)
+    return reduce_loss(pen, reduction).to(r.dtype)
 
 
 def wgan_gp_penalty(
@@ -254,11 +250,11 @@ def wgan_gp_penalty(
     """
     r, f = _pair(critic, real, fake)
     weight = check_positive(weight, "weight", allow_zero=True)
-    _reduce(r.new_zeros(()), reduction)
+    check_reduction(reduction)
     a = _alpha(alpha, r, generator)
     s = _grad_sq_norm(critic, a * r + (1 - a) * f, create_graph)
     pen = weight * (_safe_pow(s, 0.5) - 1).square()
-    return _reduce(pen, reduction).to(r.dtype)
+    return reduce_loss(pen, reduction).to(r.dtype)
 
 
 def score_penalty(
@@ -355,7 +351,7 @@ def critic_loss(
     check_same_shape(r, f, ("real_scores", "fake_scores"))
     sign = _convention(convention)
     cd = _cdtype(r)
-    return _reduce(sign * (f.to(cd) - r.to(cd)), reduction).to(r.dtype)
+    return reduce_loss(sign * (f.to(cd) - r.to(cd)), reduction).to(r.dtype)
 
 
 def generator_loss(
@@ -387,7 +383,7 @@ def generator_loss(
     """
     f = _scores(fake_scores, "fake_scores")
     sign = _convention(convention)
-    return _reduce(-sign * f.to(_cdtype(f)), reduction).to(f.dtype)
+    return reduce_loss(-sign * f.to(_cdtype(f)), reduction).to(f.dtype)
 
 
 def energy_generator_loss(
@@ -446,7 +442,7 @@ def energy_generator_loss(
     weight = check_positive(weight, "weight", allow_zero=True)
     cd = _cdtype(u)
     mi = (zz.to(cd) - zh.to(cd)).square().sum(1)
-    return _reduce(u.to(cd).reshape(-1) + weight * mi, reduction).to(u.dtype)
+    return reduce_loss(u.to(cd).reshape(-1) + weight * mi, reduction).to(u.dtype)
 
 
 class WGANDivPenalty(nn.Module):
@@ -476,7 +472,7 @@ class WGANDivPenalty(nn.Module):
             raise ValueError(f"p must be > 1, got {p}")
         if points not in _POINTS:
             raise ValueError(f"points must be one of {_POINTS}, got {points!r}")
-        _reduce(torch.zeros(()), reduction)
+        check_reduction(reduction)
         self.k, self.p, self.points, self.reduction = float(k), float(p), points, reduction
 
     def forward(
@@ -516,7 +512,7 @@ class WGANGPPenalty(nn.Module):
     def __init__(self, weight: float = 10.0, reduction: str = "mean") -> None:
         super().__init__()
         self.weight = check_positive(weight, "weight", allow_zero=True)
-        _reduce(torch.zeros(()), reduction)
+        check_reduction(reduction)
         self.reduction = reduction
 
     def forward(

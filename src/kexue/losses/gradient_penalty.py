@@ -27,7 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty
+from kexue._validate import (
+    check_finite,
+    check_floating,
+    check_ndim,
+    check_nonempty,
+    check_reduction,
+    reduce_loss,
+)
 from kexue._validate import compute_dtype as _compute_dtype
 
 __all__ = [
@@ -45,13 +52,6 @@ _ELEMENTWISE: tuple[type[nn.Module], ...] = (
     nn.Mish, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Softsign, nn.Hardtanh, nn.Hardswish,
     nn.Hardsigmoid, nn.LogSigmoid, nn.Tanhshrink,
 )  # fmt: skip
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    return x.mean() if reduction == "mean" else x.sum() if reduction == "sum" else x
 
 
 def _params(params: object, name: str) -> list[torch.Tensor]:
@@ -102,8 +102,10 @@ def input_gradient_penalty(
         the penalty in the dtype of ``x`` (float32 sums for half inputs).
 
     Raises:
-        TypeError: ``fn`` not callable or not returning a tensor; ``x`` not floating.
-        ValueError: ``x`` empty or non-finite, ``fn`` output of the wrong shape, bad ``reduction``.
+        TypeError: ``fn`` not callable or not returning a tensor; ``x`` not floating;
+            ``reduction`` not a string.
+        ValueError: ``x`` empty or non-finite, ``fn`` output of the wrong shape, unknown
+            ``reduction``.
 
     Reference:
         Su Jianlin, "输入梯度惩罚与参数梯度惩罚的一个不等式", https://kexue.fm/archives/8796
@@ -117,7 +119,7 @@ def input_gradient_penalty(
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     check_nonempty(check_ndim(check_floating(x, "x"), "x", 1), "x")
     check_finite(x, "x")
-    _reduce(x.new_zeros(()), reduction)  # validate early
+    check_reduction(reduction)  # before any work
     with torch.enable_grad():
         xi = x if x.requires_grad else x.detach().requires_grad_(True)
         out = fn(xi)
@@ -134,7 +136,7 @@ def input_gradient_penalty(
     if g is None:  # fn ignores x
         g = torch.zeros_like(x)
     pen = g.to(_compute_dtype(x)).reshape(x.shape[0], -1).pow(2).sum(1)
-    return _reduce(pen, reduction).to(x.dtype)
+    return reduce_loss(pen, reduction).to(x.dtype)
 
 
 def parameter_gradient_penalty(
@@ -210,9 +212,8 @@ class InputGradientPenalty(nn.Module):
 
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], reduction: str = "mean"):
         super().__init__()
-        _reduce(torch.zeros(()), reduction)
         self.model = model
-        self.reduction = reduction
+        self.reduction = check_reduction(reduction)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return input_gradient_penalty(self.model, x, reduction=self.reduction)

@@ -19,15 +19,15 @@ from kexue._validate import (
     check_ndim,
     check_nonempty,
     check_positive,
+    check_reduction,
     check_tensor,
+    reduce_loss,
 )
 from kexue.losses._classification import (
     check_binary_target,
     check_logits,
-    check_reduction,
     check_unit_interval,
     compute_dtype,
-    reduce_loss,
 )
 
 __all__ = [

@@ -28,6 +28,7 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 from kexue._validate import check_floating, check_ndim, check_nonempty, check_tensor
 from kexue._validate import check_reduction as _check_reduction
 from kexue._validate import compute_dtype as _compute_dtype
+from kexue._validate import reduce_loss as _reduce_loss
 
 __all__ = [
     "MultilabelCrossEntropy",
@@ -114,14 +115,6 @@ class _DenseZLPR(torch.autograd.Function):
             grad_t = (e_pos - e_neg) * g
             grad_t = (grad_t if m is None else grad_t * m).to(t.dtype)
         return grad_s, grad_t, None
-
-
-def _reduce(loss: torch.Tensor, reduction: str, dtype: torch.dtype) -> torch.Tensor:
-    if reduction == "mean":
-        loss = loss.mean()
-    elif reduction == "sum":
-        loss = loss.sum()
-    return loss.to(dtype)
 
 
 def _check_dense_targets(targets: object, logits: torch.Tensor) -> torch.Tensor:
@@ -213,7 +206,7 @@ def multilabel_categorical_crossentropy(
                 "targets marks a class positive whose logit is -inf (masked); unmask it"
             )
     loss = _DenseZLPR.apply(s, t, m)
-    return _reduce(loss, reduction, logits.dtype)
+    return _reduce_loss(loss, reduction).to(logits.dtype)
 
 
 class _SparseZLPR(torch.autograd.Function):
@@ -332,7 +325,7 @@ def sparse_multilabel_categorical_crossentropy(
     if has_neg_inf and bool((torch.isneginf(s2.gather(-1, idx)) & valid).any()):
         raise ValueError("positive_ids names a class whose logit is -inf (masked); unmask it")
     loss = _SparseZLPR.apply(s2, idx, valid).reshape(lead)
-    return _reduce(loss, reduction, logits.dtype)
+    return _reduce_loss(loss, reduction).to(logits.dtype)
 
 
 def multilabel_predict(logits: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:

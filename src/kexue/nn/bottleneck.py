@@ -32,6 +32,7 @@ from kexue._validate import (
     check_nonempty,
     check_reduction,
     check_same_shape,
+    reduce_loss,
 )
 
 __all__ = ["VariationalBottleneck", "gaussian_kl_standard_normal", "reparameterize"]
@@ -90,8 +91,7 @@ def gaussian_kl_standard_normal(
     cd = _cdtype(m)
     mc, vc = m.to(cd), lv.to(cd)
     kl = 0.5 * (mc.square() + torch.expm1(vc) - vc).sum(-1)
-    out = kl.mean() if reduction == "mean" else kl.sum() if reduction == "sum" else kl
-    return out.to(m.dtype)
+    return reduce_loss(kl, reduction).to(m.dtype)
 
 
 def reparameterize(
