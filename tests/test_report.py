@@ -143,7 +143,14 @@ def test_inline_html() -> None:
     assert inline_html("costs $5 and $6") == "costs $5 and $6"  # not maths
     assert inline_html("set $KEXUE_DATA_DIR") == "set $KEXUE_DATA_DIR"
     assert inline_html("``x<y``") == "<code>x&lt;y</code>"
+    assert inline_html("matches `BertModel`") == "matches <code>BertModel</code>"
     assert inline_html("科学空间 (kexue)") == "<span lang='zh'>科学空间</span> (kexue)"
+
+
+def test_styled_letters_are_unicode() -> None:
+    pytest.importorskip("latex2mathml")
+    page = inline_html(r"$k\,\mathbb E\|x\| + \mathcal N(0,I)$")
+    assert "<mi>𝔼</mi>" in page and "<mi>𝒩</mi>" in page and "mathvariant=" not in page
 
 
 def test_maths_without_latex2mathml_stays_tex(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import sys
+import unicodedata
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -46,10 +47,10 @@ LOG_NAME = "reproduce.log"
 
 _PACKAGES = ("kexue", "torch", "numpy", "scipy", "scikit-learn", "pot", "matplotlib")
 
-# ``code`` (RST double backticks), $math$ (no space just inside the dollars, so "$5 and $6" is
+# ``code`` (RST double backticks) or `code`, $math$ (no space just inside the dollars, so "$5 and $6" is
 # not maths), or a run of CJK characters and full-width punctuation.
 _INLINE = re.compile(
-    r"``(?P<code>[^`]+?)``"
+    r"``(?P<code>[^`]+?)``|`(?P<code1>[^`\n]+)`"
     r"|(?<![\w$])\$(?P<math>[^\s$](?:[^$\n]*[^\s$])?)\$(?![\w$])"
     r"|(?P<cjk>[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+)"
 )
@@ -123,6 +124,31 @@ def fix_hint(entry: dict[str, Any]) -> str:
     )
 
 
+# Chromium's MathML ignores mathvariant other than "normal": write 𝔼, 𝒩, ... as letters instead.
+_MATHVARIANT = re.compile(r'<mi mathvariant="(double-struck|script|fraktur|bold)">([A-Za-z])</mi>')
+_STYLE_NAMES = {
+    "double-struck": "DOUBLE-STRUCK",
+    "script": "SCRIPT",
+    "fraktur": "FRAKTUR",
+    "bold": "BOLD",
+}
+_LETTERLIKE = {"FRAKTUR": "BLACK-LETTER"}  # the letters Unicode put in Letterlike Symbols
+
+
+def _styled_letter(m: re.Match[str]) -> str:
+    style, letter = _STYLE_NAMES[m[1]], m[2]
+    case = "CAPITAL" if letter.isupper() else "SMALL"
+    for name in (
+        f"MATHEMATICAL {style} {case} {letter.upper()}",
+        f"{_LETTERLIKE.get(style, style)} {case} {letter.upper()}",
+    ):
+        try:
+            return f"<mi>{unicodedata.lookup(name)}</mi>"
+        except KeyError:
+            continue
+    return m[0]
+
+
 def _math_html(tex: str) -> str:
     try:
         from latex2mathml.converter import convert
@@ -133,6 +159,7 @@ def _math_html(tex: str) -> str:
     except Exception:  # a formula the converter does not know stays readable as TeX
         log.debug("cannot convert %r to MathML", tex, exc_info=True)
         return f"<code class='tex'>${html.escape(tex)}$</code>"
+    mathml = _MATHVARIANT.sub(_styled_letter, mathml)
     return f"<span class='math' title='{html.escape(tex, quote=True)}'>{mathml}</span>"
 
 
@@ -151,8 +178,8 @@ def inline_html(text: str) -> str:
     out, pos = [], 0
     for m in _INLINE.finditer(text):
         out.append(html.escape(text[pos : m.start()]))
-        if m["code"] is not None:
-            out.append(f"<code>{html.escape(m['code'])}</code>")
+        if m["code"] is not None or m["code1"] is not None:
+            out.append(f"<code>{html.escape(m['code'] or m['code1'])}</code>")
         elif m["math"] is not None:
             out.append(_math_html(m["math"]))
         else:
@@ -166,6 +193,11 @@ def _md_inline(text: str) -> str:
     """Markdown cell text: RST ``code`` becomes `code`; pipes escaped; one line."""
     text = re.sub(r"``([^`]+?)``", r"`\1`", text)
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending with a full stop (titles are written without one)."""
+    return text if not text or text[-1] in ".!?" else text + "."
 
 
 def _fmt(v: Any) -> str:
@@ -233,7 +265,7 @@ def _render_md(results: dict[str, Any]) -> str:
         out += ["", f"## {r['id']} — {r['name']}", ""]
         out.append(f"Article: [{r['article']}]({r['url']})" if r["url"] else "Article: none")
         out += ["", f"**Claim.** {_md_inline(r['claim'])}", ""]
-        out.append(f"**Experiment.** {_md_inline(r['title'])}")
+        out.append(f"**Experiment.** {_md_inline(_sentence(r['title']))}")
         if r["data"]:
             out.append(f"Data: {_md_inline(r['data'])}.")
         if r["notes"]:
@@ -271,7 +303,7 @@ def _technique_html(r: dict[str, Any], out_dir: Path) -> list[str]:
         parts.append(f"<p>Article: {link}</p>")
     parts.append(f"<p><b>Claim.</b> {inline(r['claim'])}</p>")
     data = f" Data: {inline(r['data'])}." if r["data"] else ""
-    parts.append(f"<p><b>Experiment.</b> {inline(r['title'])}{data}</p>")
+    parts.append(f"<p><b>Experiment.</b> {inline(_sentence(r['title']))}{data}</p>")
     if r["notes"]:
         parts.append(f"<p><b>Differences from the article.</b> {inline(r['notes'])}</p>")
     threads = f" on {r['threads']} threads" if r.get("threads") else ""
