@@ -412,7 +412,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         article="让人惊叹的Johnson-Lindenstrauss引理：理论篇 / 应用篇",
         article_ids=(8679, 8706),
         claim=(
-            "$n>24\\log N/\\varepsilon^2$ Gaussian dimensions keep all pairwise distances within ε w.p. ≥ 1 − 1/N; uses: LSH, randomized SVD, head size $d>8.33\\log L$ (spec corrects the LSH and rSVD formulas)."
+            "$n>24\\log N/\\varepsilon^2$ Gaussian dimensions keep all pairwise distances within ε w.p. ≥ 1 − 1/N; uses: LSH, randomized SVD, an attention head size logarithmic in the sequence length L (spec corrects the LSH and rSVD formulas)."
         ),
         article_figure=(
             "bounds only: n > 24 ln N/ε² keeps all pairs within ε w.p. ≥ 1 - 1/N (16: existence); head size 8.33 ln 512 ≈ 52; the article's LSH and rSVD formulas come without numbers"
@@ -451,7 +451,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         article="概率视角下的线性模型：逻辑回归有解析解吗？",
         article_ids=(8578,),
         claim=(
-            "Equal-covariance Gaussian classes give a closed-form softmax regression (= LDA) that beats trained regression with few samples (SHOPPING-1K 65.49 vs 49.82)."
+            "Equal-covariance Gaussian classes give a closed-form softmax regression (= LDA) that matches trained regression with full data and beats it with few (1K) samples."
         ),
         article_figure=(
             "RoFormer-Sim sentence vectors, val/test accuracy GD vs analytic: full data SENTIMENT 91.14/91.57, TNEWS 53.35/54.20, SHOPPING 86.98/86.38; 1K samples SENTIMENT 66.79/73.24, TNEWS 22.47/26.74, SHOPPING 49.82/65.49"
