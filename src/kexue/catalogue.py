@@ -154,7 +154,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         article="层次分解位置编码，让BERT可以处理超长文本",
         article_ids=(7947,),
         claim=(
-            "$u_i=(p_i-\\alpha p_1)/(1-\\alpha)$ extends an n-position table to $n^2$, exact on the first n; MLM ≈ 38 % at 1536 untrained, above 55 % after ~3000 steps."
+            "$u_i=(p_i-\\alpha p_1)/(1-\\alpha)$ extends an n-position table to $n^2$, exact on the first n; the extended model loses MLM accuracy untrained but recovers it after a short MLM continuation."
         ),
         article_figure=(
             "Chinese RoBERTa at max length 1536: MLM accuracy ≈38 % with no training vs ≈55 % at 512, back above 55 % after ≈3000 MLM steps; α = 0.4 recommended (α < 0.5)"
