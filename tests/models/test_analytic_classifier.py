@@ -254,20 +254,40 @@ def test_functional_bad_input() -> None:
 
 
 def test_experiment_records_missing_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
     import kexue.data.fashion_mnist as fashion
     from kexue.experiments import e1_analytic_classifier as e1
+    from kexue.experiments.e1_analytic_classifier.comparison import Comparison, ModelAccuracy
+    from kexue.experiments.e1_analytic_classifier.exactness import (
+        Exactness,
+        LdaGap,
+        WhiteningGap,
+    )
+    from kexue.experiments.e1_analytic_classifier.fashion import fashion_mnist
+    from kexue.experiments.e1_analytic_classifier.protocol import ANALYTIC, LR1
 
     monkeypatch.setattr(fashion, "available", lambda root=None: False)
-    out = e1._fashion(e1.FULL, 0)
-    assert out["status"].startswith("unavailable") and "dataset-fashion-mnist" in out["status"]
-    metrics = {
-        "exactness": {"x_coef_rel": 1e-12, "x_whitening_max_dproba": 1e-13},
-        "digits_few_analytic": [0.85, 0.86, 0.84, 0.85],
-        "digits_few_mle": [0.77, 0.78, 0.79, 0.76],
-        "digits_full": {e1.ANALYTIC: 0.955, e1.LR1: 0.956},
-        "fashion_mnist": out,
-    }
-    checks = e1.check(metrics, e1.FULL)
+    out = fashion_mnist(1000, 2, True, 0)
+    assert out.status.startswith("unavailable") and "dataset-fashion-mnist" in out.status
+    assert "dataset-fashion-mnist" in out.finding()
+    comparison = Comparison(
+        rows=(),
+        tuned_c=(),
+        digits_few_analytic=(0.85, 0.86, 0.84, 0.85),
+        digits_few_mle=(0.77, 0.78, 0.79, 0.76),
+        digits_full=(ModelAccuracy(ANALYTIC, 0.955), ModelAccuracy(LR1, 0.956)),
+        curve=(),
+    )
+    result = e1.Result(
+        exactness=Exactness((LdaGap("x", 1e-12, 1e-12),), (WhiteningGap("x", 1e-13),)),
+        comparison=comparison,
+        fashion_mnist=out,
+        check_estimator=None,
+        tables=(),
+    )
+    checks = e1.check(result, e1.FULL)
     assert all(c.passed for c in checks) and not any("Fashion" in c.name for c in checks)
-    metrics["digits_few_mle"] = [0.86, 0.87, 0.85, 0.86]  # the claim fails when MLE wins
-    assert not all(c.passed for c in e1.check(metrics, e1.FULL))
+    mle_wins = dataclasses.replace(comparison, digits_few_mle=(0.86, 0.87, 0.85, 0.86))
+    result = dataclasses.replace(result, comparison=mle_wins)  # the claim fails when MLE wins
+    assert not all(c.passed for c in e1.check(result, e1.FULL))
