@@ -13,10 +13,14 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from scipy.special import log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+
+from kexue._optional import requires
+
+with requires("ref"):
+    from scipy.special import log_softmax
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty, check_tensor
 

@@ -19,6 +19,7 @@ from typing import Literal
 
 import torch
 
+from kexue._optional import requires
 from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty, check_positive
 
 __all__ = ["Scaling", "gaussian_orthogonal_random_matrix", "positive_random_features"]
@@ -94,7 +95,8 @@ def gaussian_orthogonal_random_matrix(
     elif scaling == "fixed":
         norms = torch.full((m,), math.sqrt(d), dtype=f64)
     else:
-        from scipy.stats import chi
+        with requires("ref"):
+            from scipy.stats import chi
 
         radii = torch.as_tensor(chi(df=d).ppf([i / (m + 1) for i in range(1, m + 1)]), dtype=f64)
         norms = radii[torch.randperm(m, generator=generator)]
