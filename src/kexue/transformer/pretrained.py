@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from kexue._optional import requires
 from kexue._validate import check_floating, check_ndim, check_nonempty, check_tensor
 from kexue.transformer.bert import AttentionSpec, BertConfig, BertModel
 
@@ -124,7 +125,8 @@ def load_pretrained(
         Su Jianlin, "你可能不需要BERT-flow", https://kexue.fm/archives/8069 ;
         Devlin et al., "BERT", NAACL 2019.
     """
-    from safetensors.torch import load_file
+    with requires("data"):
+        from safetensors.torch import load_file
 
     folder = _model_dir(path)
     config = BertConfig.from_json(folder / "config.json")
@@ -159,7 +161,8 @@ class BertTokenizer:
     """
 
     def __init__(self, path: str | Path | None = None, max_length: int | None = 512) -> None:
-        from tokenizers import Tokenizer
+        with requires("data"):
+            from tokenizers import Tokenizer
 
         p = _model_dir(path) if path is None or Path(path).is_dir() else Path(path)
         file = p / "tokenizer.json" if p.is_dir() else p
