@@ -302,7 +302,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "L2 is not invariant to weight-scale shifts of positively homogeneous nets; $\\sum_l\\log\\|W_l\\|$ is (with cumulative bias scaling — a correction)."
         ),
         article_figure=(
-            "no experiments of its own (the paper shows gains in a figure; the article claims no guaranteed gain); spec [measured]: none 0.948, L2 1e-3 0.950, WEISSI 1e-2/1e-1 0.949, λ=1 collapse"
+            "no experiments of its own (the paper shows gains in a figure; the article claims no guaranteed gain); spec [measured] test accuracy: none 0.948, L2 1e-3 0.950, L2 1e-2 0.941, WEISSI 1e-2/1e-1 0.949, WEISSI λ=1 0.110 (collapse); L2 moves by ΔL2 = 187 under γ = (2, 1/4, 2)"
         ),
         modules=("kexue.losses.weissi",),
     ),
