@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from kexue.experiments.a5_init_parameterisation.constants import (
     Constants,
-    article_constants,
+    constant_checks,
     measure_constants,
 )
 from kexue.experiments.a5_init_parameterisation.depth import (
@@ -38,6 +38,7 @@ from kexue.experiments.a5_init_parameterisation.training import (
     TrainingRecord,
     TrainingRow,
     compare_residual_schemes,
+    training_notes,
 )
 from kexue.experiments.base import Check, Experiment, Table, at_least, at_most, within
 
@@ -182,55 +183,12 @@ def run(config: Config, seed: int) -> Result:
     )
 
 
-def _constant_checks(c: Constants) -> list[Check]:
-    art = article_constants()
-    gamma, factor, sigmoid2 = float(art.gamma), float(art.factor), float(art.sigmoid_second_moment)
-    lam, alpha = float(art.selu_lambda), float(art.selu_alpha)
-    tf_ratio = 1 / factor  # std of TF's uncorrected truncated normal, per unit requested std
-    return [
-        within("gamma by formula", c.gamma, gamma - 1e-7, gamma + 1e-7, article=art.gamma),
-        at_most("|gamma formula - scipy truncnorm|", abs(c.gamma - c.gamma_scipy), 1e-12),
-        within(
-            "correction factor 1/sqrt(gamma)",
-            c.factor,
-            factor - 1e-7,
-            factor + 1e-7,
-            article=art.factor,
-        ),
-        within("sample std / requested (corrected)", c.std_ratio_corrected, 0.995, 1.005),
-        within(
-            "sample std / requested (uncorrected)",
-            c.std_ratio_uncorrected,
-            tf_ratio - 0.005,
-            tf_ratio + 0.005,
-            article=f"{tf_ratio:.4f}",
-        ),
-        at_most(
-            "our max |w| / sigma (truncation happens)", c.max_abs_over_sigma_ours, 2 * factor + 1e-6
-        ),
-        at_least(
-            "torch trunc_normal_(std=0.02): share beyond 2 sigma (no truncation)",
-            c.frac_beyond_2sigma_torch,
-            0.04,
-        ),
-        within(
-            "E[sigmoid(z)^2]",
-            c.sigmoid_second_moment,
-            sigmoid2 - 1e-7,
-            sigmoid2 + 1e-7,
-            article=art.sigmoid_second_moment,
-        ),
-        within("SELU lambda", c.selu_lambda, lam - 1e-4, lam + 1e-4, article=art.selu_lambda),
-        within("SELU alpha", c.selu_alpha, alpha - 1e-4, alpha + 1e-4, article=art.selu_alpha),
-    ]
-
-
 def check(result: Result, config: Config) -> list[Check]:
     """Constants exact; sampler std; 1/√d needed; NTK step ≈ lr; Post-Norm 2^{-l/2}; Pre-Norm growth."""
     att = {(r.head_size, r.setup): r.max_prob for r in result.saturation}
     ntk, dmax, dmin = result.ntk, max(config.depths), min(config.depths)
     post, pre = result.depth_row("post_norm", dmax), result.depth_row("pre_norm", dmax)
-    checks = _constant_checks(result.constants)
+    checks = constant_checks(result.constants)
     checks += [
         at_least("max attention prob, d=256, no 1/sqrt(d)", att[256, "no scale"], 0.8),
         at_least(
@@ -317,37 +275,6 @@ def summary(result: Result) -> str:
     return text
 
 
-def _training_notes(result: Result) -> str:
-    if not result.training:
-        return (
-            "It runs with ``--long`` only (5 set-ups × 1,000 steps of a 12-layer model, about 10 "
-            "min); the README's long-run table gives its figures."
-        )
-    c = result.config
-    parts = []
-    for r in result.training:
-        if r.diverged_at is None:
-            parts.append(f"{r.variant} {r.test_loss:.3f}")
-        else:
-            alpha = min(1.0, r.diverged_at / c.alpha_warmup) if r.scheme == "scheduled" else None
-            at = f", α ≈ {alpha:.2f}" if alpha is not None else ""
-            parts.append(f"{r.variant} diverged (non-finite loss from step {r.diverged_at}{at})")
-    scheduled = [r for r in result.training if r.scheme == "scheduled"]
-    if scheduled and scheduled[0].diverged_at is not None:
-        outcome = (
-            f"With α → 1 and no normalisation inside the blocks the {2 * c.train_layers}-sub-layer "
-            "stream grows without bound, whereas ReZero learns to keep α small: the article's "
-            "claim that the scheduled α works best is therefore not reproduced in this form."
-        )
-    else:
-        outcome = "The scheduled α stayed finite in this run."
-    return (
-        f"This run ({c.train_layers} layers, {c.train_steps} steps, α ramp over "
-        f"{c.alpha_warmup} steps), test loss in nats: {'; '.join(parts)}; unigram "
-        f"{result.training_unigram_loss:.3f}. {outcome}"
-    )
-
-
 def notes(result: Result) -> str:
     """How the measurements are defined, and the training comparison's outcome."""
     return (
@@ -361,7 +288,8 @@ def notes(result: Result) -> str:
         "AdamW lr 2e-3 with linear decay; Post-LN with and without a 10 % warm-up, Pre-LN, "
         "ReZero and the scheduled α (0→1, then frozen; no norm inside the blocks, a final "
         "LayerNorm as for Pre-LN). The article gives no numbers for it; gated are finiteness of "
-        "Post-LN/Pre-LN/ReZero and Pre-LN leaving the unigram plateau. " + _training_notes(result)
+        "Post-LN/Pre-LN/ReZero and Pre-LN leaving the unigram plateau. "
+        + training_notes(result.training, result.training_unigram_loss, result.config)
     )
 
 

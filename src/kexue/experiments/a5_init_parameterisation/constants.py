@@ -17,7 +17,15 @@ from functools import cache
 import torch
 from torch import nn
 
-__all__ = ["ArticleConstants", "Constants", "article_constants", "measure_constants"]
+from kexue.experiments.base import Check, at_least, at_most, within
+
+__all__ = [
+    "ArticleConstants",
+    "Constants",
+    "article_constants",
+    "constant_checks",
+    "measure_constants",
+]
 
 SIGMA = 0.02  # BERT's initialiser std
 
@@ -125,3 +133,47 @@ def measure_constants(n_samples: int, seed: int) -> Constants:
         selu_lambda=lam,
         selu_alpha=alpha,
     )
+
+
+def constant_checks(c: Constants) -> list[Check]:
+    """The constants against the article's (to its printed digits) and the samplers' std."""
+    art = article_constants()
+    gamma, factor, sigmoid2 = float(art.gamma), float(art.factor), float(art.sigmoid_second_moment)
+    lam, alpha = float(art.selu_lambda), float(art.selu_alpha)
+    tf_ratio = 1 / factor  # std of TF's uncorrected truncated normal, per unit requested std
+    return [
+        within("gamma by formula", c.gamma, gamma - 1e-7, gamma + 1e-7, article=art.gamma),
+        at_most("|gamma formula - scipy truncnorm|", abs(c.gamma - c.gamma_scipy), 1e-12),
+        within(
+            "correction factor 1/sqrt(gamma)",
+            c.factor,
+            factor - 1e-7,
+            factor + 1e-7,
+            article=art.factor,
+        ),
+        within("sample std / requested (corrected)", c.std_ratio_corrected, 0.995, 1.005),
+        within(
+            "sample std / requested (uncorrected)",
+            c.std_ratio_uncorrected,
+            tf_ratio - 0.005,
+            tf_ratio + 0.005,
+            article=f"{tf_ratio:.4f}",
+        ),
+        at_most(
+            "our max |w| / sigma (truncation happens)", c.max_abs_over_sigma_ours, 2 * factor + 1e-6
+        ),
+        at_least(
+            "torch trunc_normal_(std=0.02): share beyond 2 sigma (no truncation)",
+            c.frac_beyond_2sigma_torch,
+            0.04,
+        ),
+        within(
+            "E[sigmoid(z)^2]",
+            c.sigmoid_second_moment,
+            sigmoid2 - 1e-7,
+            sigmoid2 + 1e-7,
+            article=art.sigmoid_second_moment,
+        ),
+        within("SELU lambda", c.selu_lambda, lam - 1e-4, lam + 1e-4, article=art.selu_lambda),
+        within("SELU alpha", c.selu_alpha, alpha - 1e-4, alpha + 1e-4, article=art.selu_alpha),
+    ]

@@ -16,12 +16,16 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from kexue.transformer.residual import Scheme, set_residual_alpha_
+
+if TYPE_CHECKING:
+    from kexue.experiments.a5_init_parameterisation import Config
 
 __all__ = [
     "VARIANTS",
@@ -30,6 +34,7 @@ __all__ = [
     "TrainingRow",
     "compare_residual_schemes",
     "scheduled_alpha",
+    "training_notes",
 ]
 
 log = logging.getLogger(__name__)
@@ -198,3 +203,37 @@ def compare_residual_schemes(
             )
         )
     return tuple(out)
+
+
+def training_notes(
+    training: tuple[TrainingRecord, ...], unigram: float | None, config: Config
+) -> str:
+    """What the training comparison found (or where to find it, when it did not run)."""
+    if not training:
+        return (
+            "It runs with ``--long`` only (5 set-ups × 1,000 steps of a 12-layer model, about 10 "
+            "min); the README's long-run table gives its figures."
+        )
+    c = config
+    parts = []
+    for r in training:
+        if r.diverged_at is None:
+            parts.append(f"{r.variant} {r.test_loss:.3f}")
+        else:
+            alpha = min(1.0, r.diverged_at / c.alpha_warmup) if r.scheme == "scheduled" else None
+            at = f", α ≈ {alpha:.2f}" if alpha is not None else ""
+            parts.append(f"{r.variant} diverged (non-finite loss from step {r.diverged_at}{at})")
+    scheduled = [r for r in training if r.scheme == "scheduled"]
+    if scheduled and scheduled[0].diverged_at is not None:
+        outcome = (
+            f"With α → 1 and no normalisation inside the blocks the {2 * c.train_layers}-sub-layer "
+            "stream grows without bound, whereas ReZero learns to keep α small: the article's "
+            "claim that the scheduled α works best is therefore not reproduced in this form."
+        )
+    else:
+        outcome = "The scheduled α stayed finite in this run."
+    return (
+        f"This run ({c.train_layers} layers, {c.train_steps} steps, α ramp over "
+        f"{c.alpha_warmup} steps), test loss in nats: {'; '.join(parts)}; unigram "
+        f"{unigram:.3f}. {outcome}"
+    )

@@ -13,21 +13,28 @@
    truncation to 512 the needle is never read (chance); with the extension it is. Rows: truncation,
    hierarchical α = 0.4 and 0.7, tiling :math:`p_{t \\bmod 512}` (a naive baseline), and a control
    with the needle before position 512 (the task's ceiling).
+
+Studies, one module each: :mod:`.identity`, :mod:`.retrieval`.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
-from torch import nn
 
+from kexue.experiments.a3_hierarchical_positions.identity import EXTENSIONS, N_TABLE, Identity
+from kexue.experiments.a3_hierarchical_positions.identity import identity as identity_study
+from kexue.experiments.a3_hierarchical_positions.retrieval import (
+    RetrievalRow,
+    Tiled,
+    documents,
+    hidden,
+    retrieval,
+)
 from kexue.experiments.base import Check, Experiment, Table, at_least, at_most
 
 __all__ = [
@@ -46,9 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-N_TABLE = 512
 MRR_GAIN = 0.15  # the gate on MaxSim MRR, hierarchical α = 0.4 minus truncation (FULL)
-EXTENSIONS = (2048, 8192)
 CONTROL, TRUNCATE, TILING = (
     "control: needle < 512, truncated",
     "truncate to 512",
@@ -77,34 +82,6 @@ class Config:
 
 QUICK = Config(n_docs=4, doc_tokens=600, needle_min=516, alphas=(0.4,), n_identity=4, tiling=False)
 FULL = Config()
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The extension to ``n_positions`` against the original model (max |Δ| each).
-
-    Attributes:
-        n_positions: the extended length.
-        first512_maxabs: the first 512 embeddings vs the original table.
-        outputs_maxabs: the hidden states on ≤ 512-token sentences vs the unextended model.
-        decomposition_maxabs: the rows vs :math:`\\alpha u_i + (1-\\alpha) u_j` in float64.
-    """
-
-    n_positions: int
-    first512_maxabs: float
-    outputs_maxabs: float
-    decomposition_maxabs: float
-
-
-@dataclass(frozen=True)
-class RetrievalRow:
-    """One way of reading the documents: accuracy@1 and MRR of MaxSim and of mean pooling."""
-
-    reading: str
-    maxsim_acc: float
-    maxsim_mrr: float
-    meanpool_acc: float
-    meanpool_mrr: float
 
 
 @dataclass(frozen=True)
@@ -146,115 +123,6 @@ class Result:
         return found
 
 
-class _Tiled(nn.Module):
-    """Baseline: position t reuses p_{t mod n} (shares the original table)."""
-
-    def __init__(self, weight: nn.Parameter) -> None:
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(ids % self.weight.shape[0], self.weight)
-
-
-def _documents(
-    config: Config, seed: int, tok: Any, lo: int, hi: int
-) -> tuple[list[str], list[str], list[int]]:
-    """Filler documents from STS-B train with one STS-B test sentence at a token offset in [lo, hi]."""
-    from kexue.data.stsb import load_stsb
-
-    rng = random.Random(seed)
-    test, train = load_stsb("test"), load_stsb("train")
-    pairs = [
-        (a, b)
-        for a, b, s in zip(test.sentence1, test.sentence2, test.score, strict=True)
-        if s >= config.min_score
-    ]
-    rng.shuffle(pairs)
-    pairs = pairs[: config.n_docs]
-    filler = list(train.sentence1 + train.sentence2)
-    rng.shuffle(filler)
-
-    def n_tok(s: str) -> int:
-        return len(tok.tokenizer.encode(s, add_special_tokens=False).ids)
-
-    docs, where, k = [], [], 0
-    for needle, _ in pairs:
-        parts: list[str] = []
-        n, target, at = 0, rng.randint(lo, hi), -1
-        while n < config.doc_tokens - 2:  # [CLS] and [SEP] come on top
-            if at < 0 and n >= target:
-                parts.append(needle)
-                at = n + 1  # +1 for [CLS]
-                n += n_tok(needle)
-                continue
-            parts.append(filler[k])
-            n += n_tok(filler[k])
-            k += 1
-        docs.append(" ".join(parts))
-        where.append(at)
-    return docs, [b for _, b in pairs], where
-
-
-@torch.no_grad()
-def _hidden(model: Any, tok: Any, texts: list[str], max_len: int) -> list[torch.Tensor]:
-    out = []
-    for text in texts:
-        ids = tok([text])["input_ids"]
-        if ids.shape[1] > max_len:
-            ids = torch.cat([ids[:, : max_len - 1], ids[:, -1:]], dim=1)  # keep the [SEP]
-        out.append(model(ids).last_hidden_state[0])
-    return out
-
-
-def _retrieval(name: str, docs: list[torch.Tensor], queries: list[torch.Tensor]) -> RetrievalRow:
-    """Accuracy@1 and MRR of MaxSim and of mean-pooled cosine (query i belongs to doc i)."""
-    n = len(docs)
-    maxsim, meanpool = torch.zeros(n, n), torch.zeros(n, n)
-    qv = [F.normalize(q[1:-1], dim=-1) for q in queries]  # content tokens of each query
-    qm = torch.stack([F.normalize(q.mean(0), dim=-1) for q in queries])
-    for i, d in enumerate(docs):
-        dn = F.normalize(d, dim=-1)
-        for j in range(n):
-            maxsim[i, j] = (qv[j] @ dn.T).amax(-1).mean()
-        meanpool[i] = qm @ F.normalize(d.mean(0), dim=-1)
-    res = []
-    for s in (maxsim, meanpool):
-        rank = (s > s.diagonal()[None]).sum(0) + 1  # rank of the right document per query
-        res += [float((rank == 1).float().mean()), float((1.0 / rank.float()).mean())]
-    return RetrievalRow(name, *res)
-
-
-def _identity(model: Any, tok: Any, config: Config) -> tuple[Identity, ...]:
-    from kexue.data.stsb import stsb_sentences
-    from kexue.transformer.position import extend_positions_
-
-    original = model.embeddings.position_embeddings.weight.detach().clone()
-    sents = stsb_sentences("test")[: config.n_identity]
-    enc = tok(sents)
-    with torch.no_grad():
-        before = model(enc["input_ids"], enc["attention_mask"]).last_hidden_state
-    out = []
-    for n_pos in EXTENSIONS:
-        extend_positions_(model, n_pos, alpha=0.4)
-        with torch.no_grad():
-            table = model.embeddings.position_embeddings(torch.arange(n_pos))
-            after = model(enc["input_ids"], enc["attention_mask"]).last_hidden_state
-        p = original.double()
-        u = (p - 0.4 * p[0]) / 0.6
-        t = torch.arange(n_pos)
-        ref = 0.4 * u[t // N_TABLE] + 0.6 * u[t % N_TABLE]
-        out.append(
-            Identity(
-                n_pos,
-                first512_maxabs=float((table[:N_TABLE] - original).abs().max()),
-                outputs_maxabs=float((after - before).abs().max()),
-                decomposition_maxabs=float((table.double() - ref).abs().max()),
-            )
-        )
-    return tuple(out)
-
-
 def run(config: Config, seed: int) -> Result:
     """Identity checks, then needle retrieval for truncation, hierarchical α's and tiling."""
     from kexue.transformer.position import extend_positions_
@@ -262,27 +130,27 @@ def run(config: Config, seed: int) -> Result:
 
     model, tok = load_pretrained(), BertTokenizer(max_length=None)
     log.info("A3: identity of the extension to %s positions", EXTENSIONS)
-    identity = _identity(model, tok, config)
+    identity = identity_study(model, tok, config.n_identity)
     emb: Any = model.embeddings
     weight = emb.position_embeddings.weight
     norms = weight.detach().norm(dim=-1)
     late_hi = max(config.needle_min, config.doc_tokens - 60)
-    docs, queries, where = _documents(config, seed, tok, config.needle_min, late_hi)
-    early_docs, _, early_where = _documents(config, seed, tok, 20, N_TABLE - 80)
-    q_hidden = _hidden(model, tok, queries, N_TABLE)
+    docs, queries, where = documents(config, seed, tok, config.needle_min, late_hi)
+    early_docs, _, early_where = documents(config, seed, tok, 20, N_TABLE - 80)
+    q_hidden = hidden(model, tok, queries, N_TABLE)
     lengths = [len(tok.tokenizer.encode(d).ids) for d in docs]
     max_len = max(lengths)
     log.info("A3: needle retrieval over %d documents of up to %d tokens", len(docs), max_len)
     rows = [
-        _retrieval(CONTROL, _hidden(model, tok, early_docs, N_TABLE), q_hidden),
-        _retrieval(TRUNCATE, _hidden(model, tok, docs, N_TABLE), q_hidden),
+        retrieval(CONTROL, hidden(model, tok, early_docs, N_TABLE), q_hidden),
+        retrieval(TRUNCATE, hidden(model, tok, docs, N_TABLE), q_hidden),
     ]
     for alpha in config.alphas:
         extend_positions_(model, 2048, alpha=alpha)
-        rows.append(_retrieval(_hierarchical(alpha), _hidden(model, tok, docs, max_len), q_hidden))
+        rows.append(retrieval(_hierarchical(alpha), hidden(model, tok, docs, max_len), q_hidden))
     if config.tiling:
-        emb.position_embeddings = _Tiled(weight)
-        rows.append(_retrieval(TILING, _hidden(model, tok, docs, max_len), q_hidden))
+        emb.position_embeddings = Tiled(weight)
+        rows.append(retrieval(TILING, hidden(model, tok, docs, max_len), q_hidden))
     headers = ("documents read as", "MaxSim acc@1", "MaxSim MRR", "mean-pool acc@1",
                "mean-pool MRR")  # fmt: skip
     return Result(

@@ -9,28 +9,25 @@ recomputes the minima for n = 2…12 (bracketed Newton, a dense grid on [−50, 
 of :math:`f_{n-1}`) and shows odd orders go negative. Part 2 trains the same MLP 64→128→10 on
 scikit-learn's digits to ~100 % train accuracy with softmax cross-entropy and with Taylor
 cross-entropy (n = 2, 4) over several seeds, and compares test accuracy, mean max probability, ECE
-and NLL.
+and NLL. Studies, one module each: :mod:`.minima`, :mod:`.calibration`; :mod:`.figure` draws.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
 from dataclasses import dataclass
-from functools import cache
 
-import torch
-import torch.nn.functional as F
-from matplotlib.figure import Figure
-
-from kexue.experiments.base import Check, Experiment, Table, at_least, at_most, num_threads
-from kexue.transformer.taylor_softmax import (
-    taylor_cross_entropy,
-    taylor_exp,
-    taylor_minimum,
-    taylor_softmax,
+from kexue.experiments.a6_taylor_softmax.calibration import (
+    METRICS,
+    MODELS,
+    ClassifierScore,
+    ReliabilityBin,
+    pool,
+    train_eval,
 )
+from kexue.experiments.a6_taylor_softmax.figure import plot
+from kexue.experiments.a6_taylor_softmax.minima import Minimum, article_minima, minima
+from kexue.experiments.base import Check, Experiment, Table, at_least, at_most, num_threads
 
 __all__ = [
     "EXPERIMENT",
@@ -41,7 +38,6 @@ __all__ = [
     "Minimum",
     "ReliabilityBin",
     "Result",
-    "article_minima",
     "check",
     "plot",
     "run",
@@ -49,24 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MODELS = ("softmax", "taylor2", "taylor4")
-METRICS = ("train_acc", "test_acc", "mean_conf", "ece", "nll")
-
-
-@cache
-def article_minima() -> dict[int, tuple[str, str]]:
-    """The article's table ``{n: (x_n*, f_n(x_n*))}``, as printed, from the catalogue record."""
-    from kexue import catalogue
-
-    text = catalogue.get("A6").article_figure
-    orders = re.search(r"n=(\d+)…(\d+)", text)
-    xs, fs = re.search(r"x\* = ([-\d., ]+\d)", text), re.search(r"f\* = ([\d., ]+\d)", text)
-    if orders is None or xs is None or fs is None:
-        raise ValueError(f"A6's article_figure holds no minima table: {text!r}")
-    ns = range(int(orders.group(1)), int(orders.group(2)) + 1, 2)
-    pairs = zip(xs.group(1).split(", "), fs.group(1).split(", "), strict=True)
-    return dict(zip(ns, pairs, strict=True))
 
 
 @dataclass(frozen=True)
@@ -103,53 +81,6 @@ FULL = Config()
 
 
 @dataclass(frozen=True)
-class Minimum:
-    """The minimum of :math:`f_n` for one order (``None`` where it does not apply).
-
-    Attributes:
-        n: the order.
-        x_star, f_star: the computed minimiser and minimum (even ``n``).
-        article_x, article_f: the article's table entry, as printed (even ``n`` ≤ 10).
-        grid_min: the minimum over the dense grid.
-        min_at_critical: the minimum of :math:`f_n` over the real roots of :math:`f_{n-1}`.
-        f_star_horner: :math:`f_n(x_n^*)` evaluated by :func:`taylor_exp` (even ``n``).
-    """
-
-    n: int
-    x_star: float | None
-    f_star: float | None
-    article_x: str | None
-    article_f: str | None
-    grid_min: float
-    min_at_critical: float
-    f_star_horner: float | None
-
-
-@dataclass(frozen=True)
-class ClassifierScore:
-    """One classifier (``seed`` = -1: the mean over seeds): accuracies, confidence, ECE, NLL."""
-
-    model: str
-    seed: int
-    train_acc: float
-    test_acc: float
-    mean_conf: float
-    ece: float
-    nll: float
-
-
-@dataclass(frozen=True)
-class ReliabilityBin:
-    """A confidence bin of one model's test predictions, pooled over seeds."""
-
-    model: str
-    bin: int
-    count: int
-    confidence: float
-    accuracy: float
-
-
-@dataclass(frozen=True)
 class Result:
     """What :func:`run` measured.
 
@@ -172,126 +103,15 @@ class Result:
         return next(s for s in self.mean if s.model == model)
 
 
-def _minima(cfg: Config) -> tuple[Minimum, ...]:
-    import numpy as np
-
-    grid = torch.linspace(-cfg.grid_radius, cfg.grid_radius, cfg.grid_points, dtype=torch.float64)
-    article = article_minima()
-    rows = []
-    for n in range(2, cfg.max_order + 1):
-        grid_min = float(taylor_exp(grid, n).min())
-        coef = [1.0 / math.factorial(k) for k in range(n - 1, -1, -1)]  # f_{n-1}, highest first
-        roots = np.roots(coef) if n > 1 else np.array([])
-        real = torch.tensor(roots[np.abs(roots.imag) < 1e-7].real, dtype=torch.float64)
-        at_roots = float(taylor_exp(real, n).min()) if real.numel() else float("nan")
-        x_star = f_star = horner = None
-        if n % 2 == 0:
-            x_star, f_star = taylor_minimum(n)
-            horner = float(taylor_exp(torch.tensor(x_star, dtype=torch.float64), n))
-        art_x, art_f = article.get(n, (None, None))
-        rows.append(Minimum(n, x_star, f_star, art_x, art_f, grid_min, at_roots, horner))
-    return tuple(rows)
-
-
-def _ece(
-    conf: torch.Tensor, correct: torch.Tensor, bins: int
-) -> tuple[float, list[tuple[int, int, float, float]]]:
-    idx = (conf * bins).ceil().clamp(1, bins).long() - 1  # bin (k/B, (k+1)/B]
-    ece, per_bin = 0.0, []
-    for b in range(bins):
-        sel = idx == b
-        cnt = int(sel.sum())
-        if cnt:
-            c, a = float(conf[sel].mean()), float(correct[sel].mean())
-            ece += cnt / conf.numel() * abs(a - c)
-            per_bin.append((b, cnt, c, a))
-    return ece, per_bin
-
-
-def _train_eval(
-    cfg: Config, seed: int
-) -> tuple[list[ClassifierScore], dict[str, list[tuple[int, int, float, float]]]]:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_digits(return_X_y=True)
-    xtr, xte, ytr, yte = train_test_split(
-        x, y, test_size=cfg.test_size, random_state=seed, stratify=y
-    )
-    mu, sd = xtr.mean(0), xtr.std(0)
-    sd[sd == 0] = 1.0
-    xtr_t = torch.tensor((xtr - mu) / sd, dtype=torch.float32)
-    xte_t = torch.tensor((xte - mu) / sd, dtype=torch.float32)
-    ytr_t, yte_t = torch.tensor(ytr), torch.tensor(yte)
-    scores, bins = [], {}
-    for name in MODELS:
-        order = 0 if name == "softmax" else int(name[-1])
-
-        def probs(z: torch.Tensor, order: int = order) -> torch.Tensor:
-            return z.softmax(-1) if order == 0 else taylor_softmax(z, order)
-
-        # same initialisation for every loss; nn.Linear draws from the global generator, so seed
-        # it inside a fork that restores the caller's state
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = torch.nn.Sequential(
-                torch.nn.Linear(64, cfg.hidden), torch.nn.ReLU(), torch.nn.Linear(cfg.hidden, 10)
-            )
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-        gen = torch.Generator().manual_seed(seed)
-        for _ in range(cfg.steps):
-            i = torch.randint(0, len(ytr_t), (cfg.batch_size,), generator=gen)
-            z = net(xtr_t[i])
-            loss = (
-                F.cross_entropy(z, ytr_t[i])
-                if order == 0
-                else taylor_cross_entropy(z, ytr_t[i], order=order)
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            p_tr, p_te = probs(net(xtr_t)).double(), probs(net(xte_t)).double()
-        conf, pred = p_te.max(-1)
-        correct = (pred == yte_t).double()
-        ece, bins[name] = _ece(conf, correct, cfg.bins)
-        nll = float(-p_te.gather(1, yte_t[:, None]).clamp_min(1e-300).log().mean())
-        train_acc = float((p_tr.argmax(-1) == ytr_t).double().mean())
-        scores.append(
-            ClassifierScore(
-                name, seed, train_acc, float(correct.mean()), float(conf.mean()), ece, nll
-            )
-        )
-    return scores, bins
-
-
-def _pool(
-    per_seed_bins: list[dict[str, list[tuple[int, int, float, float]]]],
-) -> tuple[ReliabilityBin, ...]:
-    """The reliability diagram pooled over seeds (count-weighted confidence and accuracy)."""
-    out = []
-    for m in MODELS:
-        acc: dict[int, list[float]] = {}
-        for bins in per_seed_bins:
-            for b, cnt, c, a in bins[m]:
-                s = acc.setdefault(b, [0.0, 0.0, 0.0])
-                s[0], s[1], s[2] = s[0] + cnt, s[1] + cnt * c, s[2] + cnt * a
-        out += [
-            ReliabilityBin(m, b, int(v[0]), v[1] / v[0], v[2] / v[0])
-            for b, v in sorted(acc.items())
-        ]
-    return tuple(out)
-
-
 def run(config: Config, seed: int) -> Result:
     """Recompute the minima table and train the three classifiers over ``config.n_seeds`` seeds."""
     with num_threads(1):  # the figures were measured single-threaded; keep them bit for bit
         log.info("A6: minima of f_n for n = 2…%d", config.max_order)
-        minima = _minima(config)
+        table = minima(config)
         per_seed, per_seed_bins = [], []
         for s in range(config.n_seeds):
             log.info("A6: training the digits classifiers, seed %d/%d", s + 1, config.n_seeds)
-            scores, bins = _train_eval(config, seed + s)
+            scores, bins = train_eval(config, seed + s)
             per_seed += scores
             per_seed_bins.append(bins)
     mean = []
@@ -303,12 +123,12 @@ def run(config: Config, seed: int) -> Result:
                "grid min", "min at real roots of f_{n-1}", "f_n(x_n*) by Horner")  # fmt: skip
     score_headers = ("model", "seed", "train acc", "test acc", "mean max-prob", "ECE", "NLL")
     return Result(
-        minima=minima,
+        minima=table,
         per_seed=tuple(per_seed),
         mean=tuple(mean),
-        reliability=_pool(per_seed_bins),
+        reliability=pool(per_seed_bins),
         tables=(
-            Table("Minima of f_n (odd n: unbounded below)", minima, headers),
+            Table("Minima of f_n (odd n: unbounded below)", table, headers),
             Table("Digits test set, mean over seeds (seed -1)", tuple(mean), score_headers),
             Table("Digits test set, per seed", tuple(per_seed), score_headers),
         ),
@@ -356,41 +176,6 @@ def check(result: Result, config: Config) -> list[Check]:
                     article="polynomial growth → less over-confident")
         )  # fmt: skip
     return checks
-
-
-def plot(result: Result) -> Figure:
-    """f_n curves with their minima, and a reliability diagram of the three classifiers."""
-    fig = Figure(figsize=(15, 4.4), layout="tight")
-    ax1, ax2, ax3 = fig.subplots(1, 3)
-    xs = torch.linspace(-6, 2.5, 600, dtype=torch.float64)
-    for r in result.minima:
-        if r.n % 2 == 0:
-            (line,) = ax1.plot(xs, taylor_exp(xs, r.n), label=f"n={r.n}")
-            ax1.plot([r.x_star], [r.f_star], "o", color=line.get_color())
-        elif r.n in (3, 5):
-            ax1.plot(xs, taylor_exp(xs, r.n), "--", color="grey", lw=0.8)
-    ax1.plot(xs, xs.exp(), "k:", label="exp")
-    ax1.axhline(0, color="k", lw=0.5)
-    ax1.set(ylim=(-0.6, 3), xlabel="x", ylabel="f_n(x)",
-            title="f_n(x) (dots: minima x_n*; dashed: odd n=3, 5)")  # fmt: skip
-    ax1.legend(fontsize=7, ncol=2)
-    ax2.plot([0, 1], [0, 1], "k:", lw=0.8)
-    for m in MODELS:
-        pts = [b for b in result.reliability if b.model == m]
-        ax2.plot([b.confidence for b in pts], [b.accuracy for b in pts], "o-", ms=3, label=m)
-    ax2.set(xlabel="confidence (bin mean)", ylabel="accuracy", title="reliability (test, pooled)")
-    ax2.legend(fontsize=8)
-    keys = ("mean_conf", "test_acc", "ece", "nll")
-    width = 0.8 / len(result.mean)
-    for i, s in enumerate(result.mean):
-        ax3.bar([k + i * width for k in range(len(keys))], [getattr(s, k) for k in keys], width,
-                label=s.model)  # fmt: skip
-    ax3.set_xticks(
-        [k + 0.4 - width / 2 for k in range(len(keys))], ["max-prob", "acc", "ECE", "NLL"]
-    )
-    ax3.set(title="digits test set, mean over seeds")
-    ax3.legend(fontsize=8)
-    return fig
 
 
 def summary(result: Result) -> str:

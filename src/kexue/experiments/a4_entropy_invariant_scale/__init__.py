@@ -12,24 +12,24 @@ r"""A4 — entropy-invariant attention scale: train a masked LM at length 64, te
    entropy of the trained models is measured at every length as well.
 
 The article's table is read from the catalogue record (:mod:`kexue.catalogue`), where it is stated.
+Studies, one module each: :mod:`.sphere`, :mod:`.length`; :mod:`.article` reads the article's table
+and :mod:`.figure` draws the figure.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import re
 from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING
 
-import torch
-from matplotlib.figure import Figure
-
+from kexue.experiments.a4_entropy_invariant_scale.article import article_accuracy, article_claims
+from kexue.experiments.a4_entropy_invariant_scale.figure import plot
+from kexue.experiments.a4_entropy_invariant_scale.length import (
+    LABEL,
+    LengthScore,
+    train_and_score,
+)
+from kexue.experiments.a4_entropy_invariant_scale.sphere import SphereEntropy, sphere_entropy
 from kexue.experiments.base import Check, Experiment, Table, at_least, at_most, within
-
-if TYPE_CHECKING:
-    from kexue.experiments._mlm import MaskedLM
 
 __all__ = [
     "EXPERIMENT",
@@ -41,37 +41,13 @@ __all__ = [
     "LengthScore",
     "Result",
     "SphereEntropy",
-    "article_accuracy",
     "check",
     "plot",
     "run",
     "summary",
 ]
 
-log = logging.getLogger(__name__)
-
-SCALES = ("standard", "entropy_invariant")
 IN_LENGTH_TOL = 5.0  # points: at this scale two runs already differ by several points at 64
-LABEL = {"standard": "Attention-O (1/√d)", "entropy_invariant": "Attention-E (log₅₁₂n/√d)"}
-
-
-@cache
-def article_accuracy() -> dict[str, dict[int, float]]:
-    """The article's MLM accuracy (%) per scale and test length, parsed from the catalogue record."""
-    from kexue import catalogue
-
-    text = catalogue.get("A4").article_figure
-    lengths = re.search(r"accuracy % at ([\d/]+):", text)
-    if lengths is None:
-        raise ValueError(f"A4's article_figure lists no test lengths: {text!r}")
-    lens = [int(n) for n in lengths.group(1).split("/")]
-    table = {}
-    for scale, tag in zip(SCALES, ("O", "E"), strict=True):
-        row = re.search(rf"Attention-{tag} ([\d./]+\d)", text)
-        if row is None:
-            raise ValueError(f"A4's article_figure has no Attention-{tag} row: {text!r}")
-        table[scale] = dict(zip(lens, map(float, row.group(1).split("/")), strict=True))
-    return table
 
 
 @dataclass(frozen=True)
@@ -102,39 +78,6 @@ QUICK = Config(
 )
 FULL = Config()
 LONG = Config(seeds=4)  # the accuracy gap is seed-sensitive: more seeds
-
-
-@dataclass(frozen=True)
-class SphereEntropy:
-    """Mean attention entropy (nats) of random sphere vectors over ``n`` keys, per scale."""
-
-    n: int
-    standard: float
-    entropy_invariant: float
-    laplace: float
-
-
-@dataclass(frozen=True)
-class LengthScore:
-    """One scale's trained models scored at one test length.
-
-    Attributes:
-        scale: ``"standard"`` (O) or ``"entropy_invariant"`` (E).
-        test_len: the window length n.
-        accuracy: masked-token accuracy (%), mean over seeds.
-        accuracy_runs: the accuracy (%) of each seed.
-        loss: masked-token cross-entropy (nats), mean over seeds.
-        entropy: mean attention entropy (nats) of the trained models, mean over seeds.
-        entropy_init: the same at initialisation (first seed).
-    """
-
-    scale: str
-    test_len: int
-    accuracy: float
-    accuracy_runs: tuple[float, ...]
-    loss: float
-    entropy: float
-    entropy_init: float
 
 
 @dataclass(frozen=True)
@@ -174,110 +117,9 @@ class Result:
         return [getattr(s, field) for s in self.scores if s.scale == scale]
 
 
-def _sphere_entropy(config: Config, seed: int) -> tuple[SphereEntropy, ...]:
-    from kexue.transformer.attention_scale import attention_entropy
-
-    d = 64
-    g = torch.Generator().manual_seed(seed)
-
-    def sphere(n: int) -> torch.Tensor:
-        x = torch.randn(n, d, generator=g, dtype=torch.float64)
-        return x / x.norm(dim=-1, keepdim=True) * math.sqrt(d)
-
-    def entropy(scores: torch.Tensor, lam: float) -> float:
-        return float(attention_entropy(torch.softmax(lam * scores, -1)).mean())
-
-    out = []
-    for n in config.sphere_ns:
-        s = sphere(config.sphere_queries) @ sphere(n).T
-        out.append(
-            SphereEntropy(
-                n,
-                standard=entropy(s, 1 / math.sqrt(d)),
-                entropy_invariant=entropy(s, math.log(n, 512) / math.sqrt(d)),
-                laplace=entropy(s, math.log(n) / (0.24 * d)),
-            )
-        )
-    return tuple(out)
-
-
-def _model(scale: str, config: Config, vocab: int, seed: int) -> MaskedLM:
-    from kexue.experiments._mlm import tiny_masked_lm
-    from kexue.transformer.attention import SoftmaxAttention
-
-    return tiny_masked_lm(
-        vocab,
-        hidden=config.hidden,
-        layers=config.layers,
-        heads=config.heads,
-        max_len=config.train_len,
-        attention=SoftmaxAttention(scale=scale),  # type: ignore[arg-type]
-        seed=seed,  # both scales start from the same weights (and batches)
-    )
-
-
 def run(config: Config, seed: int) -> Result:
     """Sphere entropies; train O and E at length 64; accuracy and entropy at every test length."""
-    from kexue.experiments._mlm import (
-        attention_maps,
-        evaluate_mlm,
-        mean_entropy,
-        stsb_corpus,
-        train_mlm,
-    )
-
-    corpus = stsb_corpus("char")
-    lens = config.test_lens
-    acc: dict[tuple[str, int], list[float]] = {(s, n): [] for s in SCALES for n in lens}
-    loss: dict[tuple[str, int], list[float]] = {(s, n): [] for s in SCALES for n in lens}
-    ent: dict[tuple[str, int], list[float]] = {(s, n): [] for s in SCALES for n in lens}
-    ent_init: dict[tuple[str, int], float] = {}
-    for i in range(config.seeds):
-        run_seed = 1000 * seed + i
-        for scale in SCALES:
-            log.info("A4: training %s, seed %d/%d", scale, i + 1, config.seeds)
-            model = _model(scale, config, corpus.vocab_size, run_seed)
-            if i == 0:
-                for n in lens:
-                    ids = corpus.test[:n].view(1, n)
-                    ent_init[scale, n] = mean_entropy(torch.stack(attention_maps(model, ids)))
-            train_mlm(
-                model,
-                corpus.train,
-                steps=config.steps,
-                batch=config.batch,
-                seq_len=config.train_len,
-                lr=config.lr,
-                seed=run_seed,
-            )
-            for n in lens:
-                score = evaluate_mlm(model, corpus.test, seq_len=n, n_tokens=config.eval_tokens)
-                acc[scale, n].append(100 * score.accuracy)
-                loss[scale, n].append(score.loss)
-                ids = corpus.test[: 2 * n].view(2, n)
-                ent[scale, n].append(mean_entropy(torch.stack(attention_maps(model, ids))))
-
-    def mean(xs: list[float]) -> float:
-        return sum(xs) / len(xs)
-
-    scores = tuple(
-        LengthScore(
-            s,
-            n,
-            accuracy=mean(acc[s, n]),
-            accuracy_runs=tuple(acc[s, n]),
-            loss=mean(loss[s, n]),
-            entropy=mean(ent[s, n]),
-            entropy_init=ent_init[s, n],
-        )
-        for s in SCALES
-        for n in lens
-    )
-    long = [i for i, n in enumerate(lens) if n >= 256] or [len(lens) - 1]
-    per_seed = []  # drop_O - drop_E averaged over n >= 256, one value per seed
-    for r in range(config.seeds):
-        gap = [acc["entropy_invariant", n][r] - acc["standard", n][r] for n in lens]
-        per_seed.append(sum(gap[i] - gap[0] for i in long) / len(long))
+    scores, per_seed = train_and_score(config, seed)
     article = article_accuracy()
     by_key = {(x.scale, x.test_len): x for x in scores}
     rows = tuple(
@@ -290,7 +132,7 @@ def run(config: Config, seed: int) -> Result:
             entropy_o=by_key["standard", n].entropy,
             entropy_e=by_key["entropy_invariant", n].entropy,
         )
-        for n in lens
+        for n in config.test_lens
     )
     headers = (
         "test length n",
@@ -306,7 +148,7 @@ def run(config: Config, seed: int) -> Result:
     )
     return Result(
         config=config,
-        sphere=_sphere_entropy(config, seed),
+        sphere=sphere_entropy(config.sphere_ns, config.sphere_queries, seed),
         scores=scores,
         drop_gain_per_seed=tuple(per_seed),
         tables=(Table(title, rows, headers),),
@@ -315,23 +157,6 @@ def run(config: Config, seed: int) -> Result:
 
 def _slope(ys: list[float], ns: list[int]) -> float:
     return (ys[-1] - ys[0]) / math.log(ns[-1] / ns[0])
-
-
-def _article_claims(lens: list[int]) -> tuple[str, str, str]:
-    """The article's figures for the three accuracy gates, computed from its table."""
-    art = article_accuracy()
-    o, e = art["standard"], art["entropy_invariant"]
-    long = [n for n in lens if n >= 256 and n in o]
-    drop_o, drop_e = [o[64] - o[n] for n in long], [e[64] - e[n] for n in long]
-    gain = sum(a - b for a, b in zip(drop_o, drop_e, strict=True)) / len(long)
-    drops = (
-        f"{gain:.1f} (drops {'/'.join(f'{d:.2f}' for d in drop_o)} for O vs "
-        f"{'/'.join(f'{d:.2f}' for d in drop_e)} for E)"
-    )
-    gaps = ", ".join(f"{e[n] - o[n]:+.2f}" for n in long)
-    at = ", ".join(map(str, long))
-    gap = f"{gaps} at {at} ({e[long[0]]:.2f} vs {o[long[0]]:.2f} at {long[0]})"
-    return drops, gap, f"{e[64]:.2f} vs {o[64]:.2f}"
 
 
 def check(result: Result, config: Config) -> list[Check]:
@@ -372,7 +197,7 @@ def check(result: Result, config: Config) -> list[Check]:
         long = [i for i, n in enumerate(lens) if n >= 256]
         # drop_X(n) = acc_X(64) - acc_X(n); drop_O - drop_E = gap(n) - gap(64)
         gain = sum(gap[i] - gap[i64] for i in long) / len(long)
-        art_drops, art_gap, art_64 = _article_claims(lens)
+        art_drops, art_gap, art_64 = article_claims(lens)
         checks += [
             at_least(
                 f"degradation from 64, O minus E, mean over n ∈ {[lens[i] for i in long]} (points)",
@@ -397,34 +222,6 @@ def check(result: Result, config: Config) -> list[Check]:
     return checks
 
 
-def plot(result: Result) -> Figure:
-    """Left: accuracy vs test length (ours and the article's); right: entropy vs n."""
-    fig = Figure(figsize=(10, 4.2), layout="tight")
-    ax1, ax2 = fig.subplots(1, 2)
-    lens = list(result.config.test_lens)
-    article = article_accuracy()
-    for s, c in zip(SCALES, ("C0", "C1"), strict=True):
-        ax1.plot(lens, result.curve(s, "accuracy"), "o-", color=c, label=f"{LABEL[s]} ours")
-        art = [n for n in lens if n in article[s]]
-        ax1.plot(art, [article[s][n] for n in art], "s:", color=c, alpha=0.6, label="article")
-        ax2.plot(lens, result.curve(s, "entropy"), "o-", color=c, label=f"{LABEL[s]} trained")
-    ns = [s.n for s in result.sphere]
-    for name, ls in (("standard", "--"), ("entropy_invariant", "--"), ("laplace", "-.")):
-        ys = [getattr(s, name) for s in result.sphere]
-        ax2.plot(ns, ys, ls, label=f"sphere, {name}", alpha=0.7)
-    ax2.plot(ns, [math.log(n) for n in ns], ":", color="grey", label="log n (uniform)")
-    for ax in (ax1, ax2):
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("sequence length n")
-        ax.legend(fontsize=7)
-    ax1.axvline(result.config.train_len, color="grey", lw=0.5)
-    ax1.set_ylabel("masked-LM accuracy (%)")
-    ax1.set_title(f"trained at {result.config.train_len}, tested at n", fontsize=9)
-    ax2.set_ylabel("mean attention entropy (nats)")
-    ax2.set_title("attention entropy vs n", fontsize=9)
-    return fig
-
-
 def summary(result: Result) -> str:
     """Headline: accuracy at 64 and 256 for O vs E."""
     o, e = result.curve("standard", "accuracy"), result.curve("entropy_invariant", "accuracy")
@@ -446,7 +243,7 @@ def notes(result: Result) -> str:
     gains = result.drop_gain_per_seed
     at_64 = [a for s in result.scores if s.test_len == 64 for a in s.accuracy_runs]
     spread = f"{max(at_64) - min(at_64):.1f}" if at_64 else "?"
-    art_gain = _article_claims(list(article_accuracy()["standard"]))[0].split(" ")[0]
+    art_gain = article_claims(list(article_accuracy()["standard"]))[0].split(" ")[0]
     return (
         f"A character-level MLM on English STS-B ({c.layers} layers × hidden {c.hidden}, "
         f"{c.heads} heads of size {c.hidden // c.heads}, RoPE, {c.steps} steps of "
