@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import ot
@@ -450,3 +451,21 @@ def test_bad_inputs_name_the_argument() -> None:
         wasserstein2_gaussian(mp, torch.zeros(3, 3, dtype=F64), mq, both_singular_indefinite)
     with pytest.raises(ValueError, match="do not broadcast"):
         kl_divergence_gaussian(mp.expand(2, 3), cp.expand(3, 3, 3), mq, cq)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"method": "bad"}, ValueError),
+        ({"method": None}, ValueError),
+        ({"eps": -1.0}, ValueError),
+        ({"eps": math.nan}, ValueError),
+        ({"eps": "0"}, TypeError),
+    ],
+)
+def test_wasserstein_module_validates_in_constructor(kwargs: dict[str, Any], error: type) -> None:
+    """GaussianWasserstein2(method="bad") used to fail only on the first call."""
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        GaussianWasserstein2(**kwargs)
+    assert GaussianWasserstein2(method="eig", eps=0.0).method == "eig"

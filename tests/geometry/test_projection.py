@@ -49,6 +49,34 @@ def test_article_bound_is_about_three_times_sklearn(eps: float) -> None:
     assert ratio == pytest.approx(3 - 2 * eps, rel=2e-3)
 
 
+@pytest.mark.parametrize(
+    ("eps", "stated", "stated_existence"),
+    [
+        (0.01, 2.98, 1.9867),
+        (0.1, 2.8, 1.8667),
+        (0.5, 2.0, 1.3333),
+        (0.9, 1.2, 0.8),
+        (0.99, 1.02, 0.68),
+    ],
+)
+def test_docstring_ratios_to_sklearn_hold(
+    eps: float, stated: float, stated_existence: float
+) -> None:
+    """The docstring used to say "about 3x scikit-learn's" for every eps; it is 3 - 2 eps."""
+    n = 10**12  # large N: the integer rounding of both bounds is negligible
+    sk = int(johnson_lindenstrauss_min_dim(n, eps=eps))
+    assert jl_min_dim(n, eps) / sk == pytest.approx(stated, rel=5e-3)
+    assert jl_min_dim(n, eps, existence=True) / sk == pytest.approx(stated_existence, rel=5e-3)
+    assert stated == pytest.approx(3 - 2 * eps) and stated_existence == pytest.approx(
+        2 - 4 * eps / 3, abs=1e-4
+    )
+    doc = " ".join((jl_min_dim.__doc__ or "").split())
+    assert "3-2\\varepsilon" in doc and "2.0 at 0.5, 1.2 at 0.9" in doc
+    assert "about 3× scikit-learn's" not in doc
+    dg_doc = " ".join((dasgupta_gupta_min_dim.__doc__ or "").split())
+    assert "roughly three times smaller" not in dg_doc and "3-2\\varepsilon" in dg_doc
+
+
 def test_head_size_rule() -> None:
     assert head_size_rule(512) == 52  # the article: L = 512 -> about 52, close to 64
     assert head_size_rule(100_000) == 96  # word vectors, N = 1e5 -> about 96

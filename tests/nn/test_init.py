@@ -83,7 +83,9 @@ def test_gamma_tail_known_values() -> None:
     assert truncated_normal_variance(8.0, 9.0) == pytest.approx(0.014148542782748111, rel=1e-12)
     # one-sided tail: gamma = 1/a^2 - 6/a^4 + O(a^-6), far beyond where Phi underflows
     for a in (1e3, 1e6, 1e100):
-        assert truncated_normal_variance(a, math.inf) == pytest.approx((1 - 6 / a / a) / a / a, rel=1e-9)
+        assert truncated_normal_variance(a, math.inf) == pytest.approx(
+            (1 - 6 / a / a) / a / a, rel=1e-9
+        )
         assert truncated_normal_variance(-math.inf, -a) == pytest.approx(1 / a**2, rel=1e-5)
 
 

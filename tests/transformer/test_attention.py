@@ -227,3 +227,38 @@ def test_bad_input(call, error: type[Exception], arg: str) -> None:
     q, k, v = _qkv()
     with pytest.raises(error, match=arg):
         call(q, k, v)
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_nan_query_row_gives_nan_output_row(
+    explicit: bool, masked: bool, dtype: torch.dtype
+) -> None:
+    """PyTorch's fused CPU kernel returned a zero row for an all-NaN query (B=2, T=3, no mask)."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 3, 8, generator=g).to(dtype) for _ in range(3))
+    q[0, 1, 1, :] = math.nan  # the whole query row
+    q[1, 0, 2, 3] = math.nan  # a single entry
+    mask = torch.tensor([[True, True, False], [True, True, True]]) if masked else None
+    fn = torch.softmax if explicit else None
+    for scale in ("standard", "entropy_invariant", 0.3):
+        out = softmax_attention(q, k, v, mask, scale=scale, softmax_fn=fn)
+        bad = torch.zeros(2, 2, 3, dtype=torch.bool)
+        bad[0, 1, 1] = bad[1, 0, 2] = True
+        assert out[bad].isnan().all()  # NaN propagates (torch convention), never a finite zero
+        assert torch.isfinite(out[~bad]).all()  # and only into those rows
+        out_m, _ = SoftmaxAttention(scale=scale, softmax_fn=fn)(q, k, v, mask)
+        torch.testing.assert_close(out_m, out, equal_nan=True)
+
+
+@pytest.mark.parametrize("scale", ["bogus", -1.0, 0.0, math.inf, math.nan, True, None])
+def test_module_validates_scale_in_constructor(scale: object) -> None:
+    """SoftmaxAttention(scale="bogus") used to fail only on the first call."""
+    with pytest.raises(ValueError, match="scale"):
+        SoftmaxAttention(scale=scale)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="softmax_fn"):
+        SoftmaxAttention(softmax_fn="softmax")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="dropout"):
+        SoftmaxAttention(dropout="0.1")  # type: ignore[arg-type]
+    assert SoftmaxAttention(scale=2).scale == 2.0

@@ -214,3 +214,86 @@ def test_bad_input(make: Any, error: type[Exception], arg: str) -> None:
 def test_full_table_length_runs() -> None:
     m = _model()
     assert m(torch.ones(1, 16, dtype=torch.long)).last_hidden_state.shape == (1, 16, 12)
+
+
+def test_nan_query_propagates_to_the_output() -> None:
+    """A NaN query bias used to give a finite output: the fused kernel zeroed the NaN query rows."""
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=20,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    m = BertModel(cfg).eval()
+    with torch.no_grad():
+        m.encoder.layer[0].attention.self.query.bias[0] = math.nan
+    ids = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    for mask in (None, torch.ones_like(ids)):
+        out = m(ids, attention_mask=mask).last_hidden_state
+        assert out.isnan().all()
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "pattern"),
+    [
+        # input_ids: the message names the offending id, not the maximum
+        (
+            lambda ids: {
+                "input_ids": ids.index_put_((torch.tensor(1), torch.tensor(2)), torch.tensor(-3))
+            },
+            ValueError,
+            r"input_ids .*got id -3 at position \(1, 2\)",
+        ),
+        (
+            lambda ids: {
+                "input_ids": ids.index_put_((torch.tensor(0), torch.tensor(4)), torch.tensor(57))
+            },
+            ValueError,
+            r"input_ids .*\[0, 50\).*got id 57 at position \(0, 4\)",
+        ),
+        (lambda ids: {"input_ids": ids.bool()}, TypeError, "input_ids"),
+        # token_type_ids: range, dtype, type and shape
+        (
+            lambda ids: {"input_ids": ids, "token_type_ids": torch.full_like(ids, 2)},
+            ValueError,
+            r"token_type_ids .*\[0, 2\).*type_vocab_size.*got id 2",
+        ),
+        (
+            lambda ids: {"input_ids": ids, "token_type_ids": -torch.ones_like(ids)},
+            ValueError,
+            r"token_type_ids .*got id -1 at position \(0, 0\)",
+        ),
+        (
+            lambda ids: {"input_ids": ids, "token_type_ids": torch.zeros(ids.shape)},
+            TypeError,
+            "token_type_ids must be an integer tensor",
+        ),
+        (
+            lambda ids: {
+                "input_ids": ids,
+                "token_type_ids": torch.zeros_like(ids, dtype=torch.bool),
+            },
+            TypeError,
+            "token_type_ids",
+        ),
+        (
+            lambda ids: {"input_ids": ids, "token_type_ids": ids.tolist()},
+            TypeError,
+            "token_type_ids",
+        ),
+        (
+            lambda ids: {"input_ids": ids, "token_type_ids": torch.zeros_like(ids[:, :4])},
+            ValueError,
+            "token_type_ids",
+        ),
+    ],
+)
+def test_ids_are_validated_and_named(make: Any, error: type[Exception], pattern: str) -> None:
+    m = _model()
+    ids, _ = _ids()
+    with pytest.raises(error, match=pattern):
+        m(**make(ids.clone()))
+    ok = m(ids, token_type_ids=torch.ones_like(ids)).last_hidden_state  # id 1 < type_vocab_size
+    assert torch.isfinite(ok).all()

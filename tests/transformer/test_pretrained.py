@@ -122,6 +122,39 @@ def test_missing_files_raise(tmp_path: Path) -> None:
         BertTokenizer(tmp_path)
 
 
+def _tiny_tokenizer(tmp: Path) -> Path:
+    """A 9-word WordPiece ``tokenizer.json`` with BERT's [CLS] $A [SEP] template."""
+    tokenizers = pytest.importorskip("tokenizers")
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "cat", "sat", "on", "mat"]
+    tok = tokenizers.Tokenizer(
+        tokenizers.models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]")
+    )
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tok.post_processor = tokenizers.processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    file = tmp / "tokenizer.json"
+    tok.save(str(file))
+    return file
+
+
+@pytest.mark.parametrize(
+    ("max_length", "error"),
+    [(0, ValueError), (-5, ValueError), (1, ValueError), (2.5, TypeError), (True, TypeError)],
+)
+def test_tokenizer_rejects_max_length_that_would_not_truncate(
+    tmp_path: Path, max_length: Any, error: type[Exception]
+) -> None:
+    """max_length=0 (or 1, below the 2 special tokens) used to silently not truncate at all."""
+    file = _tiny_tokenizer(tmp_path)
+    with pytest.raises(error, match="max_length"):
+        BertTokenizer(file, max_length=max_length)
+    text = ["a cat sat on a mat"]
+    assert BertTokenizer(file, max_length=2)(text)["input_ids"].tolist() == [[2, 3]]
+    assert BertTokenizer(file, max_length=4)(text)["input_ids"].tolist() == [[2, 4, 5, 3]]
+    assert BertTokenizer(file, max_length=None)(text)["input_ids"].shape == (1, 8)
+
+
 def test_strict_loader_ignores_only_attention_core_buffers() -> None:
     class Buffered(SoftmaxAttention):
         def __init__(self) -> None:

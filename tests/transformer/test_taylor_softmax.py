@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 
+import mpmath as mp
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
@@ -93,6 +95,80 @@ def test_minimum_reproduces_the_article_table(n: int) -> None:
     assert abs(f_star - SPEC_TABLE[n][1]) < 1e-6
 
 
+def _mp_taylor(n: int, x: float) -> mp.mpf:
+    """f_n(x) with enough digits that the alternating sum does not cancel (|x| digits more)."""
+    with mp.workdps(int(40 + 0.9 * abs(x))):
+        xm, total, term = mp.mpf(x), mp.mpf(0), mp.mpf(1)
+        for k in range(n + 1):
+            total += term
+            term *= xm / (k + 1)
+        return +total
+
+
+def _mp_minimum(n: int) -> tuple[float, float]:
+    """x_n* (root of f_{n-1}) and f_n(x_n*) by mpmath Newton at about 0.5 n + 40 digits."""
+    with mp.workdps(int(40 + 0.5 * n)):
+
+        def f(t: mp.mpf, m: int) -> mp.mpf:
+            return mp.fsum(t**k / mp.factorial(k) for k in range(m + 1))
+
+        x = mp.findroot(lambda t: f(t, n - 1), mp.mpf(-0.2861 * n), df=lambda t: f(t, n - 2))
+        return float(x), float(x**n / mp.factorial(n))
+
+
+@pytest.mark.parametrize("n", [14, 30, 50, 100, 200, 500])
+def test_minimum_is_accurate_for_large_orders(n: int) -> None:
+    """Horner on f_{n-1} near its root cancels: n=100 gave x* = -23.63 (true -28.61), n=200 overflowed."""
+    want_x, want_f = _mp_minimum(n)
+    x_star, f_star = taylor_minimum(n)
+    assert x_star == pytest.approx(want_x, rel=1e-14)
+    assert f_star == pytest.approx(want_f, rel=n * 1e-15)  # f = |x|^n/n!: n ulps of log|x|
+
+
+def test_minimum_n100_value_and_underflow_bound() -> None:
+    assert taylor_minimum(100)[0] == pytest.approx(-28.6108101526955, rel=1e-13)
+    x_star, f_star = taylor_minimum(2540)  # the largest order whose minimum is a normal float64
+    assert f_star > sys.float_info.min and x_star < -700
+    with pytest.raises(ValueError, match="order=2542"):
+        taylor_minimum(2542)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("n", [9, 10, 12, 20, 40, 41, 70, 200])
+def test_high_order_taylor_exp_matches_mpmath(n: int, dtype: torch.dtype) -> None:
+    """Naive Horner loses ~3^n ulps on x < 0: negative at n=40 in float32, n~70 in float64."""
+    x = torch.linspace(-3.0 * n, 3.0 * n, 241, dtype=F64).to(dtype)
+    x = torch.cat([x, torch.tensor([-float(n), -1.0, 1.0, float(n)], dtype=dtype)])
+    got = taylor_exp(x, n).to(F64)
+    want = torch.tensor([float(_mp_taylor(n, v)) for v in x.tolist()], dtype=F64)
+    fin = torch.finfo(dtype)
+    ok = (want.abs() < fin.max) & (want.abs() > fin.tiny)
+    assert torch.isfinite(got[ok]).all()
+    # odd orders cross 0: measure their error against e^{-|x|}, the size of the cancelling terms
+    scale = want.abs() if n % 2 == 0 else torch.maximum(want.abs(), torch.exp(-x.to(F64).abs()))
+    err = ((got - want).abs() / scale)[ok].max().item()
+    assert err < 8 * n * fin.eps
+    if n % 2 == 0:
+        assert (got[ok] > 0).all()
+        log_want = torch.tensor([float(mp.log(_mp_taylor(n, v))) for v in x.tolist()], dtype=F64)
+        log_got = _log_taylor_exp(x, n).to(F64)
+        assert torch.isfinite(log_got).all()
+        assert (log_got - log_want).abs().max().item() < 8 * n * fin.eps * max(1.0, 3.0 * n)
+
+
+def test_high_order_gradients() -> None:
+    x = 8 * torch.randn(3, 5, dtype=F64, generator=torch.Generator().manual_seed(1))
+    x = x.requires_grad_()
+    wide = torch.tensor([-60.0, -20.0, -3.0, -0.5, 0.5, 3.0, 30.0, 80.0], dtype=F64)
+    for n in (10, 40):
+        assert torch.autograd.gradcheck(lambda t, n=n: taylor_exp(t, n), (x,))
+        assert torch.autograd.gradgradcheck(lambda t, n=n: taylor_exp(t, n), (x,))
+        assert torch.autograd.gradcheck(lambda t, n=n: taylor_softmax(t, n), (x,))
+        assert torch.autograd.gradcheck(
+            lambda t, n=n: _log_taylor_exp(t, n), (wide.clone().requires_grad_(),)
+        )
+
+
 # ---------------------------------------------------------------- taylor_softmax
 @given(
     shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
@@ -110,6 +186,56 @@ def test_softmax_is_positive_sums_to_one_and_matches_reference(
     torch.testing.assert_close(p.sum(dim), torch.ones_like(p.sum(dim)), rtol=0, atol=1e-12)
     np.testing.assert_allclose(p.numpy(), p_ref(x.numpy(), n, axis=dim), rtol=1e-10)
     torch.testing.assert_close(log_taylor_softmax(x, n, dim=dim).exp(), p, rtol=1e-10, atol=0)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    half_order=st.integers(1, 100),
+    n_cols=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+    double=st.booleans(),
+    monotone=st.booleans(),
+)
+def test_rows_positive_and_sum_to_one_for_every_even_order(
+    half_order: int, n_cols: int, seed: int, double: bool, monotone: bool
+) -> None:
+    """Naive Horner made float32 order 40 negative on [-12, 0] and float64 from order ~70."""
+    n = 2 * half_order
+    dtype = F64 if double else torch.float32
+    radius = 100.0 if double else 30.0  # keeps every true probability a normal float
+    g = torch.Generator().manual_seed(seed)
+    x = ((2 * torch.rand(4, n_cols, generator=g, dtype=F64) - 1) * radius).to(dtype)
+    x[0] = torch.linspace(-12.0, 0.0, n_cols, dtype=dtype)
+    p = taylor_softmax(x, n, monotone=monotone)
+    assert (p > 0).all()
+    tol = 1e-12 if double else 1e-5
+    torch.testing.assert_close(p.sum(-1), torch.ones(4, dtype=dtype), rtol=0, atol=tol)
+    torch.testing.assert_close(
+        log_taylor_softmax(x, n, monotone=monotone).exp(),
+        p,
+        rtol=1e-3 if not double else 1e-9,
+        atol=0,
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_high_order_softmax_matches_mpmath(dtype: torch.dtype) -> None:
+    rows = [
+        (40, torch.linspace(-12.0, 0.0, 13).tolist()),  # naive float32: negative entries
+        (80, torch.linspace(-30.0, 0.0, 16).tolist()),  # naive float64: negative entries
+        (200, [1e3, 0.0, -1e3]),  # naive: OverflowError (1/200! as a float)
+        (400, [-112.0, -110.0, -115.0]),  # every f_n ~ e^-112: the float32 sum underflows
+    ]
+    for n, xs in rows:
+        with mp.workdps(60):
+            f = [_mp_taylor(n, v) for v in xs]
+            want = torch.tensor([float(v / mp.fsum(f)) for v in f], dtype=F64)
+        p = taylor_softmax(torch.tensor([xs], dtype=dtype), n)[0].to(F64)
+        tiny = torch.finfo(dtype).tiny
+        rtol = 8 * n * torch.finfo(dtype).eps
+        big = want > tiny
+        torch.testing.assert_close(p[big], want[big], rtol=rtol, atol=0)
+        assert (p[~big] <= tiny).all()  # below the dtype's range (3.8e-226 in float32): 0
 
 
 def test_high_order_approaches_softmax_and_is_not_shift_invariant() -> None:

@@ -288,10 +288,7 @@ def wasserstein2_gaussian(
         tensor(1.4142)
     """
     check_positive(eps, "eps", allow_zero=True)
-    if not isinstance(method, str) or method not in _W2_METHODS:
-        raise ValueError(
-            f"method must be one of {', '.join(map(repr, _W2_METHODS))}, got {method!r}"
-        )
+    _check_w2_method(method)
 
     def core(mp: Tensor, cp: Tensor, mq: Tensor, cq: Tensor) -> Tensor:
         mean_term = (mp - mq).square().sum(-1)
@@ -305,6 +302,14 @@ def wasserstein2_gaussian(
 
     args = (mean_p, cov_p, mean_q, cov_q)
     return evaluate_pairs(core, args, _NAMES, diagonal=diagonal, positive=False)
+
+
+def _check_w2_method(method: object) -> str:
+    if not isinstance(method, str) or method not in _W2_METHODS:
+        raise ValueError(
+            f"method must be one of {', '.join(map(repr, _W2_METHODS))}, got {method!r}"
+        )
+    return method
 
 
 def _trace_sqrt_product(cp: Tensor, cq: Tensor, trace: Tensor, eps: float, method: str) -> Tensor:
@@ -399,6 +404,10 @@ class GaussianWasserstein2(_PairDistance):
         eps: gradient-only regulariser under the square roots (see the function).
         method: ``"auto"``, ``"eig"`` or ``"iterative"`` trace computation (see the function).
 
+    Raises:
+        ValueError: unknown ``method`` or negative ``eps`` (checked here, not on the first call).
+        TypeError: non-real ``eps``.
+
     Reference:
         Su Jianlin, 两个多元正态分布的KL散度、巴氏距离和W距离, https://kexue.fm/archives/8512.
 
@@ -418,8 +427,8 @@ class GaussianWasserstein2(_PairDistance):
     ) -> None:
         super().__init__(diagonal=diagonal)
         self.squared = squared
-        self.eps = eps
-        self.method = method
+        self.eps = check_positive(eps, "eps", allow_zero=True)
+        self.method = _check_w2_method(method)
 
     def forward(self, mean_p: Tensor, cov_p: Tensor, mean_q: Tensor, cov_q: Tensor) -> Tensor:
         return wasserstein2_gaussian(

@@ -48,6 +48,22 @@ __all__ = ["Attention", "SoftmaxAttention", "softmax_attention"]
 Scale = Literal["standard", "entropy_invariant"]
 
 
+def _check_scale(scale: object) -> Scale | float:
+    """Return ``scale`` if it is ``"standard"``, ``"entropy_invariant"`` or a positive finite real."""
+    if scale in ("standard", "entropy_invariant"):
+        return scale
+    if (
+        isinstance(scale, int | float)
+        and not isinstance(scale, bool)
+        and math.isfinite(scale)
+        and scale > 0
+    ):
+        return float(scale)
+    raise ValueError(
+        f"scale must be 'standard', 'entropy_invariant' or a positive float, got {scale!r}"
+    )
+
+
 def softmax_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -65,7 +81,11 @@ def softmax_attention(
     With the default ``softmax_fn`` this runs ``F.scaled_dot_product_attention`` with the additive
     mask bias :math:`(1-m)\cdot\mathrm{finfo.min}` (the transformers convention: a fully masked row
     stays finite); with a custom ``softmax_fn`` it builds the scores explicitly and uses
-    :func:`masked_softmax` (a fully masked row then gives zeros).
+    :func:`masked_softmax` (a fully masked row then gives zeros). A NaN anywhere in a query row
+    makes that row's output NaN (the torch convention, as in the explicit formula): PyTorch's fused
+    CPU kernel returns a zero row for an all-NaN query, which would hide the NaN downstream
+    (e.g. a NaN query bias in :class:`~kexue.transformer.bert.BertModel` gave finite outputs), so
+    such rows are set to NaN explicitly.
 
     Args:
         q: ``(B, H, Tq, D)``; k: ``(B, H, Tk, D)``; v: ``(B, H, Tk, Dv)``, one floating dtype.
@@ -97,15 +117,14 @@ def softmax_attention(
     q, k, v = check_qkv(q, k, v)
     m = normalize_mask(mask, q, k)
     d = q.shape[-1]
+    scale = _check_scale(scale)
     if scale == "standard":
         lam: float | torch.Tensor = 1.0 / math.sqrt(d)
     elif scale == "entropy_invariant":
         ct = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
         lam = entropy_invariant_factor(m, k.shape[2], dtype=ct).to(q.device) / math.sqrt(d)
-    elif isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
-        lam = float(scale)
     else:
-        raise ValueError(f"scale must be 'standard', 'entropy_invariant' or > 0, got {scale!r}")
+        lam = float(scale)
     dtype = q.dtype
     if dtype in (torch.float16, torch.bfloat16):  # compute in float32 on half inputs
         q, k, v = q.float(), k.float(), v.float()
@@ -119,6 +138,8 @@ def softmax_attention(
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=lam
         )
+        # the fused CPU kernel turns an all-NaN query row into zeros: restore the NaN
+        out = out.masked_fill(torch.isnan(q).any(-1, keepdim=True), math.nan)
         return out.to(dtype)
     scores = (q @ k.transpose(-2, -1)) * lam  # (B, H, Tq, Tk)
     p = masked_softmax(scores, m, softmax_fn)
@@ -159,6 +180,10 @@ class SoftmaxAttention(Attention):
             ``F.scaled_dot_product_attention``.
         dropout: attention-probability dropout, active only in training mode.
 
+    Raises:
+        ValueError: unknown ``scale`` (checked here, not on the first call), ``dropout`` outside
+            ``[0, 1)``. TypeError: ``softmax_fn`` not callable.
+
     Reference:
         Su Jianlin, "从熵不变性看Attention的Scale操作", https://kexue.fm/archives/8823
 
@@ -176,9 +201,13 @@ class SoftmaxAttention(Attention):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float):
+            raise TypeError(f"dropout must be a float in [0, 1), got {type(dropout).__name__}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.scale = scale
+        if softmax_fn is not None and not callable(softmax_fn):
+            raise TypeError(f"softmax_fn must be callable or None, got {type(softmax_fn).__name__}")
+        self.scale = _check_scale(scale)
         self.softmax_fn = softmax_fn
         self.dropout = dropout
 

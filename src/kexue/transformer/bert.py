@@ -109,7 +109,11 @@ class BertConfig:
 
 
 class BertOutput(NamedTuple):
-    """``last_hidden_state`` (B, T, H); ``pooler_output`` (B, H) or None; all ``hidden_states``."""
+    """``last_hidden_state`` (B, T, H); ``pooler_output`` (B, H) or None; all ``hidden_states``.
+
+    Reference:
+        Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers", NAACL 2019.
+    """
 
     last_hidden_state: torch.Tensor
     pooler_output: torch.Tensor | None
@@ -215,6 +219,19 @@ class _Encoder(nn.Module):
             self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
 
 
+def _check_ids(t: torch.Tensor, name: str, size: int, field: str) -> None:
+    """Integer ids in ``[0, size)``; the message names ``name`` and the first offending id."""
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor, got {t.dtype}")
+    bad = (t < 0) | (t >= size)
+    if bool(bad.any()):
+        pos = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{name} must lie in [0, {size}) ({field}={size}), got id {int(t[pos])} at position "
+            f"{pos} ({int(bad.sum())} id(s) out of range)"
+        )
+
+
 def _cores(c: BertConfig, attention: AttentionSpec) -> list[Attention]:
     if attention is None:
         return [SoftmaxAttention(dropout=c.attention_probs_dropout_prob)] * c.num_hidden_layers
@@ -280,20 +297,24 @@ class BertModel(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         output_hidden_states: bool = False,
     ) -> BertOutput:
-        """Encode ``input_ids`` (B, T) with ``attention_mask`` (B, T) of 1/True = real token."""
+        """Encode ``input_ids`` (B, T) with ``attention_mask`` (B, T) of 1/True = real token.
+
+        Raises:
+            TypeError: non-integer ``input_ids``/``token_type_ids``, floating ``attention_mask``.
+            ValueError: shapes, length beyond the position table, or an id outside
+                ``[0, vocab_size)`` / ``[0, type_vocab_size)`` (the message names the argument and
+                the first offending id and its position).
+        """
         ids = check_nonempty(
             check_ndim(check_tensor(input_ids, "input_ids"), "input_ids", 2, 2), "input_ids"
         )
-        if ids.is_floating_point() or ids.dtype == torch.bool:
-            raise TypeError(f"input_ids must be an integer tensor, got {ids.dtype}")
+        _check_ids(ids, "input_ids", self.config.vocab_size, "vocab_size")
         c, t = self.config, ids.shape[1]
         if t > self.embeddings.max_positions:
             raise ValueError(
                 f"input_ids has length {t} > {self.embeddings.max_positions} positions "
                 "(max_position_embeddings); truncate the input or extend the position table"
             )
-        if int(ids.min()) < 0 or int(ids.max()) >= c.vocab_size:
-            raise ValueError(f"input_ids must lie in [0, {c.vocab_size}), got {int(ids.max())}")
         mask = None
         if attention_mask is not None:
             am = check_tensor(attention_mask, "attention_mask")
@@ -305,9 +326,16 @@ class BertModel(nn.Module):
             if am.is_floating_point():
                 raise TypeError(f"attention_mask must be bool or integer 0/1, got {am.dtype}")
             mask = am.bool()[:, None, None, :]  # (B, 1, 1, T)
-        tt = torch.zeros_like(ids) if token_type_ids is None else token_type_ids
-        if tt.shape != ids.shape:
-            raise ValueError(f"token_type_ids of shape {tuple(tt.shape)} must match input_ids")
+        if token_type_ids is None:
+            tt = torch.zeros_like(ids)
+        else:
+            tt = check_tensor(token_type_ids, "token_type_ids")
+            if tt.shape != ids.shape:
+                raise ValueError(
+                    f"token_type_ids of shape {tuple(tt.shape)} must match input_ids "
+                    f"{tuple(ids.shape)}"
+                )
+            _check_ids(tt, "token_type_ids", c.type_vocab_size, "type_vocab_size")
         x = self.embeddings(ids, tt)
         states = [x]
         state: Any = None

@@ -52,7 +52,9 @@ def ntk_linear(
     check_ndim(check_floating(x, "x"), "x", 1)
     check_ndim(check_floating(weight, "weight"), "weight", 2, 2)
     if weight.shape[1] == 0:
-        raise ValueError("weight has fan-in 0 (shape (n, 0)); the 1/sqrt(fan-in) scale is undefined")
+        raise ValueError(
+            "weight has fan-in 0 (shape (n, 0)); the 1/sqrt(fan-in) scale is undefined"
+        )
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(f"x has last dim {x.shape[-1]} but weight expects {weight.shape[1]}")
     if bias is not None and check_tensor(bias, "bias").shape != weight.shape[:1]:

@@ -149,7 +149,13 @@ class BertTokenizer:
 
     Args:
         path: a ``tokenizer.json`` or the folder holding it; default the bundled MiniLM.
-        max_length: truncation length in tokens including [CLS]/[SEP].
+        max_length: truncation length in tokens including [CLS]/[SEP] (an int >= the number of
+            special tokens, 2 for BERT), or ``None`` for no truncation. ``tokenizers`` silently
+            ignores a truncation length of 0 or 1, so those raise here.
+
+    Raises:
+        TypeError: ``max_length`` not an int or ``None``. ValueError: ``max_length`` below 1 or
+            below the special-token count. FileNotFoundError: no ``tokenizer.json``.
 
     Reference:
         Su Jianlin, "你可能不需要BERT-flow", https://kexue.fm/archives/8069
@@ -161,6 +167,14 @@ class BertTokenizer:
     """
 
     def __init__(self, path: str | Path | None = None, max_length: int | None = 512) -> None:
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int)
+        ):
+            raise TypeError(f"max_length must be an int or None, got {type(max_length).__name__}")
+        if max_length is not None and max_length < 1:
+            raise ValueError(
+                f"max_length must be >= 1 (or None for no truncation), got {max_length}"
+            )
         with requires("data"):
             from tokenizers import Tokenizer
 
@@ -169,6 +183,12 @@ class BertTokenizer:
         if not file.is_file():
             raise FileNotFoundError(f"tokenizer file {file} does not exist (need tokenizer.json)")
         self.tokenizer = Tokenizer.from_file(str(file))
+        n_special = self.tokenizer.num_special_tokens_to_add(False)
+        if max_length is not None and max_length < n_special:
+            raise ValueError(
+                f"max_length={max_length} is below the {n_special} special tokens ([CLS]/[SEP]) "
+                f"every encoding carries; tokenizers would not truncate at all. Use >= {n_special}"
+            )
         self.tokenizer.no_padding()
         if max_length is None:
             self.tokenizer.no_truncation()
