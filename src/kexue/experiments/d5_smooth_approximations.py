@@ -19,7 +19,15 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from kexue.experiments.base import Check, Experiment, Table, at_least, at_most, within
+from kexue.experiments.base import (
+    Check,
+    Experiment,
+    Table,
+    at_least,
+    at_most,
+    num_threads,
+    within,
+)
 from kexue.nn.smooth import (
     SmoothReLU,
     smooth_abs,
@@ -195,7 +203,17 @@ def _mlp_accuracy(act: str, seed: int, config: Config) -> tuple[float, float]:
 
 
 def run(config: Config, seed: int) -> Result:
-    """Closed forms vs quadrature, convergence, the float32 tail, the logistic kernel, the MLP."""
+    """Closed forms vs quadrature, convergence, the float32 tail, the logistic kernel, the MLP.
+
+    Runs single-threaded: its tensors are small (an MLP with batch 128), so intra-op threads bring
+    no speed-up, and on a shared machine they oversubscribe the cores (measured 13-30x slower with
+    2 threads on 2 busy cores).
+    """
+    with num_threads(1):
+        return _measure(config, seed)
+
+
+def _measure(config: Config, seed: int) -> Result:
     f64 = torch.float64
 
     log.info("D5: closed forms vs quadrature, %d points per width", config.quad_points)

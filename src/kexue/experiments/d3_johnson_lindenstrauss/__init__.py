@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from kexue.experiments.base import Check, Experiment, Table
+from kexue.experiments.base import Check, Experiment, Table, num_threads
 from kexue.experiments.d3_johnson_lindenstrauss import bounds as bounds_study
 from kexue.experiments.d3_johnson_lindenstrauss import lsh as lsh_study
 from kexue.experiments.d3_johnson_lindenstrauss import rsvd as rsvd_study
@@ -120,7 +120,17 @@ class Result:
 
 
 def run(config: Config, seed: int) -> Result:
-    """The four studies; each draws from its own seeded generators (see the module docstring)."""
+    """The four studies; each draws from its own seeded generators (see the module docstring).
+
+    Runs single-threaded: its matrices are small (at most 2000 x 2000), so intra-op threads bring
+    no speed-up, and on a shared machine they oversubscribe the cores (measured 7-10x slower with
+    2 threads on 2 busy cores).
+    """
+    with num_threads(1):
+        return _measure(config, seed)
+
+
+def _measure(config: Config, seed: int) -> Result:
     c = config
     log.info("D3: STS-B TF-IDF vectors")
     tfidf, pairs = load_stsb_tfidf()
