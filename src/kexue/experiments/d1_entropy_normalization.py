@@ -287,7 +287,7 @@ def notes(result: Result) -> str:
     """Where the library solver departs from the article's iteration, with the measured cost."""
     return (
         "The article's iteration is run verbatim for its demo. The library solver is the same Newton "
-        "step on the exponent started at 1, but safeguarded by a bracket with bisection in log "
+        "step on the exponent, but safeguarded by a bracket with bisection in log "
         "gamma, stopped at |H-H*| <= 1e-10 (float64) / 1e-5 (float32), so far-away targets and "
         "peaked rows cost more evaluations than the demo's 3-4 steps (random rows: median "
         f"{result.solver_iterations_median:.0f}, at most {result.solver_iterations_max}). Gradients "
