@@ -260,7 +260,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "Scale-invariant weightings (initial, prior, real-time $1/\\mathrm{sg}(L_i)$) and gradient normalisation (also translation-invariant) replace hand-tuned weights."
         ),
         article_figure=(
-            "none: the article argues from scale/translation invariance, without numbers"
+            "none: the article argues from scale/translation invariance, without numbers; spec [measured] on digits: realtime and gradient-normalised accuracy 0.987, gradient-normalised test MSE/Var 0.16, realtime parameters move by 1.5e-3 under L_B + 100, equal weights with L_B ×1000 diverge (NaN)"
         ),
         modules=("kexue.losses.multitask",),
     ),
