@@ -1,4 +1,4 @@
-"""A tiny masked-LM workbench on STS-B text, shared by the A2 and A4 reproductions.
+"""A tiny masked-LM workbench on STS-B text, shared by the A2, A4 and A5 (``--long``) reproductions.
 
 Corpus: every STS-B sentence (train + dev for training, test held out), tokenised with the bundled
 MiniLM WordPiece tokenizer, each sentence followed by ``[SEP]``, concatenated into one token stream
@@ -10,7 +10,8 @@ windows of the test length, so every length scores the same tokens.
 Masking: 15 % of the non-special tokens become ``[MASK]``; the loss is the cross-entropy at masked
 positions only. Models are small :class:`~kexue.transformer.bert.BertModel` encoders with a tied
 output layer; ``rope=True`` zeroes and freezes the absolute position table and applies rotary
-position embeddings to ``q``/``k`` inside the attention core (so any test length works).
+position embeddings (:func:`~kexue.transformer.position.rotary_embedding`) to ``q``/``k`` inside
+the attention core (so any test length works).
 """
 
 from __future__ import annotations
