@@ -273,7 +273,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "A GAN is an energy model plus a sampler with an MI anti-collapse term; WGAN-div's penalty $k\\,\\mathbb E\\|\\nabla T\\|^p$ (k = 2, p = 6) is a true divergence."
         ),
         article_figure=(
-            "no numbers in the articles (CelebA samples; MEG toy figures); spec [measured]: WGAN-div on 8 Gaussians covers 8/8 modes with 66 % high-quality samples after 3000 iterations"
+            "no numbers in the articles (CelebA samples; MEG toy figures); spec [measured]: WGAN-div on 8 Gaussians covers 8/8 modes with 66 % high-quality samples after 3000 iterations (width 128, batch 256)"
         ),
         modules=(
             "kexue.losses.gan",
