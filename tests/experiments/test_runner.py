@@ -178,3 +178,33 @@ def test_outcome_verdicts() -> None:
     assert Outcome(t, "", "", "", {}).verdict == "FAIL"  # no check proves nothing
     assert Outcome(t, "", "", "", {}, error="E: x").verdict == "ERROR"
     assert Outcome(t, "", "", "", {}, skipped="missing data: x").verdict == "SKIPPED"
+
+
+@dataclass
+class _MutableResult:
+    draws: tuple[float, ...]
+
+
+@pytest.mark.parametrize(
+    ("run", "message"),
+    [
+        (lambda c, s: {"draws": [1.0, 2.0, 3.0]}, "Result dataclass"),
+        (lambda c, s: _MutableResult((1.0, 2.0, 3.0)), "frozen"),
+    ],
+    ids=["dict", "mutable"],
+)
+def test_contract_violations_are_errors(
+    monkeypatch: pytest.MonkeyPatch, run: Any, message: str
+) -> None:
+    _use(monkeypatch, run)
+    outcome = run_one(catalogue.get("D2"), size="quick")
+    assert outcome.verdict == "ERROR" and message in (outcome.error or "")
+
+
+def test_plot_must_return_a_figure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    exp = _fake(lambda c, s: Result((1.0, 2.0, 3.0)))
+    monkeypatch.setattr(
+        runner, "load_experiment", lambda _t: Experiment(**{**exp.__dict__, "plot": lambda r: None})
+    )
+    outcome = run_one(catalogue.get("D2"), size="quick", figure_dir=tmp_path)
+    assert outcome.verdict == "ERROR" and "matplotlib Figure" in (outcome.error or "")

@@ -17,9 +17,6 @@ measured: named fields, table rows as named records); four functions and one mod
 figures live in the catalogue (:mod:`kexue.catalogue`), stated once. ``run`` must use only shipped or
 generated data and must leave no process-wide state changed (the runner restores threads, RNG and
 environment variables regardless; use :func:`num_threads` for a timing that needs one thread).
-
-Legacy form, accepted while experiments migrate: ``run`` returns a JSON-able dict (optional key
-``"table"``), and ``plot(metrics, path)`` writes a PNG.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import logging
 import os
 import random
@@ -158,11 +157,13 @@ def load_experiment(technique: Technique) -> Experiment[Any]:
 
 
 def _metrics(result: Any) -> dict[str, Any]:
-    """The JSON form of a typed result (tables under ``"table"`` for the report) or a legacy dict."""
-    if isinstance(result, dict):
-        return result
-    if not is_dataclass(result):
+    """The JSON form of a typed result, its tables under ``"table"`` for the report."""
+    if not is_dataclass(result) or isinstance(result, type):
         raise TypeError(f"run must return a Result dataclass, got {type(result).__name__}")
+    if not type(result).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        raise TypeError(
+            f"run must return a frozen dataclass; {type(result).__name__} is not frozen"
+        )
     metrics = jsonable(result)
     tables = getattr(result, "tables", ())
     if tables:
@@ -172,10 +173,11 @@ def _metrics(result: Any) -> dict[str, Any]:
 
 
 def _save_figure(exp: Experiment[Any], result: Any, path: Path) -> None:
-    if len(inspect.signature(exp.plot).parameters) >= 2:  # legacy plot(metrics, path)
-        exp.plot(result, path)
-        return
+    from matplotlib.figure import Figure
+
     fig = exp.plot(result)
+    if not isinstance(fig, Figure):
+        raise TypeError(f"plot must return a matplotlib Figure, got {type(fig).__name__}")
     fig.savefig(path, dpi=FIGURE_DPI)
 
 
