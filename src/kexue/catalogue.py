@@ -230,7 +230,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "$\\log(1+\\sum_{neg}e^{s})+\\log(1+\\sum_{pos}e^{-s})$ with threshold 0 matches tuned weighted binary classification without threshold tuning."
         ),
         article_figure=(
-            "7359: on several multi-label tasks ZLPR matches carefully weighted binary classification with no threshold tuning (no numbers given); spec: micro-F1(ZLPR@0) >= F1(BCE@0.5) and within ~1-2 points of BCE@tuned"
+            "7359: on several multi-label tasks ZLPR matches carefully weighted binary classification with no threshold tuning (no numbers given); reference: micro-F1(ZLPR@0) >= F1(BCE@0.5) and within ~1-2 points of BCE@tuned"
         ),
         modules=("kexue.losses.multilabel",),
     ),
@@ -243,7 +243,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "CE is smooth accuracy with $\\nabla p\\to\\nabla\\log p$; the same step on smooth F1 gives a weighted CE; focal loss and logit adjustment are its softened and margin forms."
         ),
         article_figure=(
-            "none: 7708 is a derivation without experiments, 4733 reports 'a slight improvement' from focal loss, 7615 defers to Menon et al. (logit adjustment is state of the art, τ = 1); spec [measured] on long-tailed digits (imbalance 100), balanced accuracy over CE: post-hoc LA +0.054, LA loss +0.050, class-weighted CE +0.025; digit 3 vs rest with 3 % positives: F1-weighted CE +0.113 F1 over CE"
+            "none: 7708 is a derivation without experiments, 4733 reports 'a slight improvement' from focal loss, 7615 defers to Menon et al. (logit adjustment is state of the art, τ = 1); reference run on long-tailed digits (imbalance 100), balanced accuracy over CE: post-hoc LA +0.054, LA loss +0.050, class-weighted CE +0.025; digit 3 vs rest with 3 % positives: F1-weighted CE +0.113 F1 over CE"
         ),
         modules=(
             "kexue.losses.imbalance",
@@ -260,7 +260,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "Scale-invariant weightings (initial, prior, real-time $1/\\mathrm{sg}(L_i)$) and gradient normalisation (also translation-invariant) replace hand-tuned weights."
         ),
         article_figure=(
-            "none: the article argues from scale/translation invariance, without numbers; spec [measured] on digits: realtime and gradient-normalised accuracy 0.987, gradient-normalised test MSE/Var 0.16, realtime parameters move by 1.5e-3 under L_B + 100, equal weights with L_B ×1000 diverge (NaN)"
+            "none: the article argues from scale/translation invariance, without numbers; reference run on digits: realtime and gradient-normalised accuracy 0.987, gradient-normalised test MSE/Var 0.16, realtime parameters move by 1.5e-3 under L_B + 100, equal weights with L_B ×1000 diverge (NaN)"
         ),
         modules=("kexue.losses.multitask",),
     ),
@@ -273,7 +273,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "A GAN is an energy model plus a sampler with an MI anti-collapse term; WGAN-div's penalty $k\\,\\mathbb E\\|\\nabla T\\|^p$ (k = 2, p = 6) is a true divergence."
         ),
         article_figure=(
-            "no numbers in the articles (CelebA samples; MEG toy figures); spec [measured]: WGAN-div on 8 Gaussians covers 8/8 modes with 66 % high-quality samples after 3000 iterations (width 128, batch 256)"
+            "no numbers in the articles (CelebA samples; MEG toy figures); reference run: WGAN-div on 8 Gaussians covers 8/8 modes with 66 % high-quality samples after 3000 iterations (width 128, batch 256)"
         ),
         modules=(
             "kexue.losses.gan",
@@ -289,7 +289,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "For an MLP, $\\|\\nabla_xf\\|^2\\sum_t(1+\\|h^{(t)}\\|^2)/(\\|W^{(t)}\\|^2\\|J_t\\|^2)\\le\\|\\nabla_\\theta f\\|^2$."
         ),
         article_figure=(
-            "no experiments (a proof); spec [measured]: 0/200 violations, lhs/rhs 0.04–0.125"
+            "no experiments (a proof); reference run: 0/200 violations, lhs/rhs 0.04–0.125"
         ),
         modules=("kexue.losses.gradient_penalty",),
     ),
@@ -302,7 +302,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "L2 is not invariant to weight-scale shifts of positively homogeneous nets; $\\sum_l\\log\\|W_l\\|$ is (with cumulative bias scaling — a correction)."
         ),
         article_figure=(
-            "no experiments of its own (the paper shows gains in a figure; the article claims no guaranteed gain); spec [measured] test accuracy: none 0.948, L2 1e-3 0.950, L2 1e-2 0.941, WEISSI 1e-2/1e-1 0.949, WEISSI λ=1 0.110 (collapse); L2 moves by ΔL2 = 187 under γ = (2, 1/4, 2)"
+            "no experiments of its own (the paper shows gains in a figure; the article claims no guaranteed gain); reference run test accuracy: none 0.948, L2 1e-3 0.950, L2 1e-2 0.941, WEISSI 1e-2/1e-1 0.949, WEISSI λ=1 0.110 (collapse); L2 moves by ΔL2 = 187 under γ = (2, 1/4, 2)"
         ),
         modules=("kexue.losses.weissi",),
     ),
@@ -315,7 +315,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "GD with step h follows the flow of $L+\\frac h4\\|\\nabla L\\|^2$ one order more accurately than that of L: it implicitly penalises the gradient norm."
         ),
         article_figure=(
-            "no experiments (derivation only); spec [measured] on breast_cancer logistic regression: plain 1.0e-1…4.5e-3 (slope 1.12), modified 4.9e-2…1.4e-4 (slope 2.10), h = 0.4…0.025"
+            "no experiments (derivation only); reference run on breast_cancer logistic regression: plain 1.0e-1…4.5e-3 (slope 1.12), modified 4.9e-2…1.4e-4 (slope 2.10), h = 0.4…0.025"
         ),
         modules=("kexue.losses.implicit_regularization",),
     ),
@@ -328,7 +328,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "A KL penalty to $\\mathcal N(0,I)$ on a noisy encoder bounds $I(X;Z)$ and regularises: faster convergence, 89 %+ vs ~88 % on IMDB."
         ),
         article_figure=(
-            "IMDB: with VIB 89 %+ validation accuracy vs ~88 %+ without, and faster convergence; spec [measured] digits: deterministic 0.946, λ=1e-3…0.1: 0.955–0.959 (+1.0 to +1.5 points), λ=1: 0.462; test KL 264 → 17.7 → 9.6 → 4.7 → 0.10 nats for λ = 0/1e-3/1e-2/0.1/1"
+            "IMDB: with VIB 89 %+ validation accuracy vs ~88 %+ without, and faster convergence; reference run digits: deterministic 0.946, λ=1e-3…0.1: 0.955–0.959 (+1.0 to +1.5 points), λ=1: 0.462; test KL 264 → 17.7 → 9.6 → 4.7 → 0.10 nats for λ = 0/1e-3/1e-2/0.1/1"
         ),
         modules=("kexue.nn.bottleneck",),
     ),
@@ -412,7 +412,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         article="让人惊叹的Johnson-Lindenstrauss引理：理论篇 / 应用篇",
         article_ids=(8679, 8706),
         claim=(
-            "$n>24\\log N/\\varepsilon^2$ Gaussian dimensions keep all pairwise distances within ε w.p. ≥ 1 − 1/N; uses: LSH, randomized SVD, an attention head size logarithmic in the sequence length L (spec corrects the LSH and rSVD formulas)."
+            "$n>24\\log N/\\varepsilon^2$ Gaussian dimensions keep all pairwise distances within ε w.p. ≥ 1 − 1/N; uses: LSH, randomized SVD, an attention head size logarithmic in the sequence length L (kexue corrects the LSH and rSVD formulas)."
         ),
         article_figure=(
             "bounds only: n > 24 ln N/ε² keeps all pairs within ε w.p. ≥ 1 - 1/N (16: existence); head size 8.33 ln 512 ≈ 52; the article's LSH and rSVD formulas come without numbers"
@@ -482,7 +482,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         article="你跳绳的时候，想过绳子的形状曲线是怎样的吗？",
         article_ids=(6784,),
         claim=(
-            "The rotating rope's shape follows from a variational principle (catenary at ω = 0, elliptic integrals at g = 0); spec corrects the snippet's swapped ODE and the g = 0 form."
+            "The rotating rope's shape follows from a variational principle (catenary at ω = 0, elliptic integrals at g = 0); kexue corrects the snippet's swapped ODE and the g = 0 form."
         ),
     ),
     Technique(

@@ -174,7 +174,7 @@ def _invariance(net: nn.Module, x: torch.Tensor, cfg: Config, seed: int) -> dict
             out["d_out"] = max(out["d_out"], float((cum(x) - y0).abs().max()) / scale)
             out["d_weissi"] = max(out["d_weissi"], abs(float(weissi_penalty(cum)) - w0))
             out["d_l2_min"] = min(out["d_l2_min"], abs(float(l2_penalty(cum)) - l0) / l0)
-        # the article's per-layer bias scaling, at the spec's gamma = (2, 1/4, 2)
+        # the article's per-layer bias scaling, at the reference run's gamma = (2, 1/4, 2)
         gam = [2.0, 0.25, 2.0] if n == 3 else [2.0] * (n - 1) + [2.0 ** (1 - n)]
         art = rescale_layers(net, gam, bias_scaling="per_layer")
         out["d_out_article"] = float((art(x) - y0).abs().max() / y0.abs().max())
@@ -260,7 +260,7 @@ def check(result: Result, config: Config) -> list[Check]:
         at_most("max |ΔWEISSI| under prod γ = 1", max(r.d_weissi for r in runs), 1e-12,
                 article="Σ log‖W‖ changes by log Π γ = 0"),
         at_least("min relative |ΔL2| at γ = (2, 1/4, 2)", min(r.d_l2_fixed for r in runs), 0.1,
-                 article="L2 is not invariant (spec [measured] ΔL2: see the catalogue)"),
+                 article="L2 is not invariant (reference run ΔL2: see the catalogue)"),
         at_least("min relative output change, article's per-layer bias scaling, γ = (2, 1/4, 2)",
                  min(r.d_out_article for r in runs), 1e-3,
                  article="b_l = γ_l b̃_l (correct only for layer 1)"),
@@ -270,7 +270,7 @@ def check(result: Result, config: Config) -> list[Check]:
             checks.append(
                 at_most(f"|acc({reg.label}) − acc(none)| (points, mean over seeds)",
                         100 * abs(reg.test_acc - base), 1.0,
-                        article="no guaranteed gain (spec [measured]: see the catalogue)")
+                        article="no guaranteed gain (reference run: see the catalogue)")
             )  # fmt: skip
             checks.append(at_least(f"acc({reg.label}) (no collapse)", reg.test_acc, 0.9))
     return checks

@@ -246,9 +246,9 @@ def check(result: Result, config: Config) -> list[Check]:
     worst = max(m / p for _, p, m in pairs)
     return [
         within("log-log slope of ‖GD − flow(L)‖ vs h", fit.plain_slope, 0.8, 1.3,
-               article="O(h): GD is a first-order integrator (spec [measured]: see the catalogue)"),
+               article="O(h): GD is a first-order integrator (reference run: see the catalogue)"),
         within("log-log slope of ‖GD − flow(L + h/4‖∇L‖²)‖ vs h", fit.modified_slope, 1.7, 2.3,
-               article="O(h²) after backward error analysis (spec [measured]: see the catalogue)"),
+               article="O(h²) after backward error analysis (reference run: see the catalogue)"),
         at_most("max over h ≤ 0.2 of ‖GD − modified flow‖ / ‖GD − plain flow‖", worst, 0.9,
                 article="GD tracks the modified flow better"),
         at_most("‖RK4 − solve_ivp(DOP853, rtol 1e-12)‖ at T (reference flows)",
@@ -319,6 +319,6 @@ EXPERIMENT = Experiment(
         "GD and accurately integrated flows (fixed-step RK4 in float64 with autograd "
         "Hessian-vector products, cross-checked against scipy DOP853 at rtol 1e-12). Only plain "
         "full-batch GD is covered (momentum, Adam and minibatch noise change the modified loss). "
-        "The explicit-penalty comparison on the toy is reported, not gated (spec: optional)."
+        "The explicit-penalty comparison on the toy is reported, not gated (reference: optional)."
     ),
 )

@@ -325,7 +325,7 @@ def check(result: Result, config: Config) -> list[Check]:
             "digits MLP: smoothed ReLU acc - ReLU acc (mean over seeds)",
             r.mean_accuracy("smooth_relu") - r.mean_accuracy("relu"),
             -0.01,
-            article="no experiment; spec: within 1 %",
+            article="no experiment; reference: within 1 %",
         ),
     ]  # fmt: skip
 

@@ -171,7 +171,7 @@ def check(result: Result, config: Config) -> list[Check]:
             "sphere: entropy slope per log n, E minus O",
             _slope(sph["entropy_invariant"], ns) - _slope(sph["standard"], ns),
             -0.1,
-            article="O: 3.69→7.83, E: 3.95→7.47 for n = 64→4096 (spec, measured)",
+            article="O: 3.69→7.83, E: 3.95→7.47 for n = 64→4096 (reference run)",
         ),
         at_most(
             "sphere: |H_E - H_O| at n = 512",
@@ -259,11 +259,11 @@ def notes(result: Result) -> str:
         f"average over seeds (article: {art_gain} points; this run per seed: "
         f"{', '.join(f'{g:+.1f}' for g in gains)}, positive in "
         f"{sum(g > 0 for g in gains)}/{len(gains)} seeds); the in-length gap is only required "
-        f"within ±{IN_LENGTH_TOL:g} points (spec: ±2). In pilots (one seed each) with 4 layers × "
+        f"within ±{IN_LENGTH_TOL:g} points (reference: ±2). In pilots (one seed each) with 4 layers × "
         "4 heads of 16 (400 steps) and 2 layers × 4 heads of 16 (800 steps), E also degraded "
         "less at 512/1024 in every run, but by much less than with heads of size 32 (sharper "
         "attention); with head size 16 the curves nearly coincide up to 256. "
-        "The sphere curves reproduce the spec's measured numbers (entropy invariance needs "
+        "The sphere curves reproduce the reference run's measured numbers (entropy invariance needs "
         "κ ≈ 1/0.24; log₅₁₂ n only slows the growth). ``--long`` runs "
         f"{LONG.seeds} seeds (the README's long-run table)."
     )

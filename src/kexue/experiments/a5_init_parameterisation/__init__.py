@@ -283,7 +283,7 @@ def notes(result: Result) -> str:
         f"2^{{-{POST_NORM_DEPTH // 2}}} applies. The x0 coefficient is the exact skip-path "
         "product of 1/σ of each LayerNorm (LN gains 1 at init). Gradient norms use a fixed random "
         "linear read-out; ReZero's branch weights get no gradient at α=0, so its column is the "
-        "gradient of α. The training comparison (spec's optional check 6): the A2 "
+        "gradient of α. The training comparison (an optional check of the reference protocol): the A2 "
         "character-level MLM rebuilt from `ResidualBlock`s with LeCun truncated-normal init, "
         "AdamW lr 2e-3 with linear decay; Post-LN with and without a 10 % warm-up, Pre-LN, "
         "ReZero and the scheduled α (0→1, then frozen; no norm inside the blocks, a final "

@@ -211,7 +211,7 @@ def notes(result: Result) -> str:
         "The minima are computed (bracketed Newton on f_{n-1}), not tabulated, and cross-checked on "
         f"a dense grid and at numpy's roots of f_{{n-1}}; orders up to {result.minima[-1].n} extend "
         "the article's table. The paper's own experiments (Banerjee et al.) are not reproduced; "
-        "instead the spec's calibration check on digits. Gated: accuracy within 1.5 points and "
+        "instead the reference run's calibration check on digits. Gated: accuracy within 1.5 points and "
         "lower mean max-probability (the article's 'less over-confident'). Not gated, reported: "
         f"ECE and NLL. Here softmax-CE has ECE {soft.ece:.3f}; Taylor-CE is {confidence}, with "
         f"ECE {t2.ece:.3f} (n=2) and {t4.ece:.3f} (n=4); {nll}. So {calibrated}. Predictions are "

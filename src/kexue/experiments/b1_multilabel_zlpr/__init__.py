@@ -7,7 +7,7 @@ F1 on a held-out split for (i) ZLPR at 0, (ii) BCE at probability 0.5, (iii) BCE
 threshold that maximises micro-F1 on a validation split (and, for reference, ZLPR at a tuned one).
 
 Data: scikit-learn ``make_multilabel_classification(n_classes=200, n_labels=3, n_features=100)``
-(the spec's acceptance check, gated) and, in the full run, the real WordNet lemma ->
+(the reference run's acceptance check, gated) and, in the full run, the real WordNet lemma ->
 lexicographer-file set (45 long-tailed labels; tf-idf of lemma character n-grams and gloss words).
 
 Studies: :mod:`.protocol` (training and the four decision rules), :mod:`.datasets` (the two sets).
@@ -53,7 +53,7 @@ class Config:
         wordnet_features: tf-idf vocabulary size for each of lemma n-grams and gloss words.
         wordnet_epochs, wordnet_lr: Adam schedule on WordNet.
         margin: F1 that ZLPR @ 0 may lose to BCE @ 0.5 (synthetic gate).
-        tuned_gap: F1 that ZLPR @ 0 may lose to BCE @ tuned (synthetic gate; spec: 1-2 points).
+        tuned_gap: F1 that ZLPR @ 0 may lose to BCE @ tuned (synthetic gate; reference: 1-2 points).
     """
 
     seeds: int = 3
@@ -199,7 +199,7 @@ def check(result: Result, config: Config) -> list[Check]:
             "synthetic micro-F1: ZLPR@0 - BCE@tuned",
             z - syn.mean("BCE @ tuned").micro_f1,
             -config.tuned_gap,
-            article="spec: within ~1-2 points of a tuned threshold",
+            article="reference: within ~1-2 points of a tuned threshold",
         ),
     ]
 
@@ -241,7 +241,7 @@ def notes(result: Result) -> str:
     text = (
         "Linear model, Adam, same schedule for both losses; BCE is summed over classes with no "
         "class weights. Thresholds tuned on a 20% validation split for global micro-F1; macro-F1 "
-        "over classes present in the test split. The gated check is the spec's synthetic set "
+        "over classes present in the test split. The gated check is the reference run's synthetic set "
         f"({100 * syn.positive_rate:.1f}% positives: BCE@0.5 reaches micro-F1 "
         f"{syn.mean('BCE @ 0.5').micro_f1:.3f}, ZLPR@0 {syn.mean('ZLPR @ 0').micro_f1:.3f}, "
         f"BCE@tuned {syn.mean('BCE @ tuned').micro_f1:.3f})."
@@ -251,7 +251,7 @@ def notes(result: Result) -> str:
         half, half_pts = _versus(wn, "BCE @ 0.5")
         _, half_macro = _versus(wn, "BCE @ 0.5", "macro_f1")
         tuned, tuned_pts = _versus(wn, "BCE @ tuned")
-        carries = tuned == "leads" or tuned_pts <= 2  # the spec: within ~1-2 points of tuned
+        carries = tuned == "leads" or tuned_pts <= 2  # the reference: within ~1-2 points of tuned
         text += (
             f" The real WordNet variant ({100 * wn.positive_rate:.1f}% positives) is reported, "
             f"not gated: there ZLPR@0 {half} BCE@0.5 by {half_pts:.1f} micro-F1 points "

@@ -1,4 +1,4 @@
-"""B1 data: the spec's synthetic multi-label set and the real WordNet lexicographer-file set."""
+"""B1 data: the reference run's synthetic multi-label set and the real WordNet lexicographer-file set."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """B2 — class imbalance on long-tailed digits: CE vs re-weighting vs focal vs logit adjustment.
 
-Two protocols from the spec, both on scikit-learn's bundled digits:
+Two protocols from the reference protocol, both on scikit-learn's bundled digits:
 
 * **Long-tailed 10-class digits.** Class sizes fall exponentially from ``head`` to ``head / ratio``
   (ratio 10 and 100); the test set is balanced (``test_per_class`` per class). An MLP 64-64-10 is
@@ -126,7 +126,7 @@ def check(result: Result, config: Config) -> list[Check]:
     lt = result.ratio(100 if 100 in ratios else max(config.ratios))
     r = lt.ratio
     ce = lt.method("CE").mean_balanced_accuracy
-    spec = "spec [measured]: see the catalogue"
+    spec = "reference run: see the catalogue"
     checks = [
         at_least(
             f"post-hoc LA − CE, balanced accuracy (ratio {r}, {config.n_seeds}-seed mean)",
@@ -205,7 +205,7 @@ def summary(result: Result) -> str:
 
 
 def notes(result: Result) -> str:
-    """Departures from the spec's protocol, with this run's numbers."""
+    """Departures from the reference run's protocol, with this run's numbers."""
     lt, b = result.largest_ratio, result.binary
     last = max(c.epoch for c in b.methods[0].checkpoints)
     finals = [m.at(last).mean for m in b.methods]
@@ -213,10 +213,10 @@ def notes(result: Result) -> str:
     ce = lt.method("CE").mean_balanced_accuracy
     effect = "barely moves" if abs(focal - ce) < 0.01 else "raises" if focal > ce else "lowers"
     return (
-        "The articles have no experiment; the protocols are the spec's. Fashion-MNIST "
+        "The articles have no experiment; the protocols are the reference run's. Fashion-MNIST "
         "(Debian dataset-fashion-mnist) is not installed on the reference machine, so only "
         "digits is used. Each seed draws a new digit→frequency-rank assignment, a new subsample "
-        "and a new init (shared by all methods of that seed). Departures from the spec's "
+        "and a new init (shared by all methods of that seed). Departures from the reference run's "
         "protocol: Adam lr 3e-3 × 150 epochs instead of 1e-2 × 300 (at 1e-2 the MLP fits the "
         f"{sum(lt.class_sizes)} training points of imbalance {lt.ratio} so sharply that LA's gain "
         "shrinks to little above the gate); the binary task is evaluated at "
@@ -225,7 +225,7 @@ def notes(result: Result) -> str:
         f"{last} epochs all four losses reach F1 {min(finals):.2f}–{max(finals):.2f}. "
         "The F1-weighted CE uses each seed's full-batch smooth F1 (no EMA: training is "
         f"full-batch). Focal loss {effect} balanced accuracy here ({focal:.3f} vs CE {ce:.3f} at "
-        f"imbalance {lt.ratio}; the spec saw no gain either)."
+        f"imbalance {lt.ratio}; the reference run saw no gain either)."
     )
 
 

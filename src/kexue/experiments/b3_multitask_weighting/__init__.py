@@ -1,6 +1,6 @@
 """B3 — multi-task loss weighting on digits: classification + a regression 10⁴× larger in scale.
 
-Protocol (the spec's): a shared 64-unit tanh trunk on the 8×8 digits with two heads — task A,
+Protocol (the reference run's): a shared 64-unit tanh trunk on the 8×8 digits with two heads — task A,
 10-class cross-entropy (:math:`L_A\\approx 2.3` at the start); task B, regression of the raw ink in
 the lower half of the image (sum of 32 pixel values in 0..16; MSE :math:`\\approx 10^4`). Full-batch
 SGD in float64 on standardised pixels, every scheme of
@@ -135,7 +135,7 @@ def run(config: Config, seed: int) -> Result:
 
 def check(result: Result, config: Config) -> list[Check]:
     """The spec's acceptance check for the digits two-task protocol."""
-    spec = "spec [measured]: see the catalogue"
+    spec = "reference run: see the catalogue"
     equal = result.scheme("equal")
     assert equal.scaled_up_accuracy is not None
     checks = [
@@ -239,7 +239,7 @@ EXPERIMENT = Experiment(
     summary=summary,
     data="scikit-learn load_digits; task B target = raw pixel sum of the lower 4 rows",
     notes=(
-        "The protocol is the spec's (the article has no experiment); pixels are standardised on "
+        "The protocol is the reference run's (the article has no experiment); pixels are standardised on "
         "the train split. 'initial' records the first step's losses; 'prior' uses the "
         "class-prior entropy and the label variance of the (scaled) task; 'generalized_mean' "
         "uses γ = 0 (geometric mean: the direction of realtime, but its step grows with "

@@ -192,7 +192,7 @@ def check(result: Result, config: Config) -> list[Check]:
     """Gate: divergence sanity, W2 drops, WGAN-div coverage, div vs GP, MI term, latent MALA."""
     full = config.iterations >= 1000  # coverage and quality claims only after real training
     div = result.divergence
-    spec = "spec [measured] after 3000 it., width 128, batch 256: see the catalogue"
+    spec = "reference run after 3000 it., width 128, batch 256: see the catalogue"
     checks = [
         at_most("|W_{2,6}(N(0,1), N(0,1))| estimate", abs(div[0].w_div), 0.05,
                 article="= 0 iff P = Q"),
@@ -227,7 +227,7 @@ def check(result: Result, config: Config) -> list[Check]:
             assert e is not None
             checks.append(at_least(f"{a.toy}: modes energy+MI − energy without MI term (mean)",
                                    a.modes - e.modes, 0.0,
-                                   article="MI term is the anti-collapse force (spec: expect ≥)"))  # fmt: skip
+                                   article="MI term is the anti-collapse force (reference: expect ≥)"))  # fmt: skip
     for r in result.losses:
         mala = r.mala
         if mala:

@@ -43,7 +43,7 @@ def _one_to_one(result: Result) -> str:
         return ""
     return (
         f", {run.iterations} iterations: {d8.modes:.3g}/{d8.n_modes} modes, {100 * d8.hq:.0f} % "
-        "high-quality samples (the spec's figures, after 3000 iterations, are in the catalogue; "
+        "high-quality samples (the reference run's figures, after 3000 iterations, are in the catalogue; "
         "our HQ gate is 40 %)"
     )
 
@@ -88,7 +88,7 @@ def notes(result: Result) -> str:
         "Only 2-D toys (the articles' CelebA/MEG image runs are beyond a CPU budget): 8 Gaussians "
         "(radius 2) and a 5×5 grid (spacing 1), σ = 0.05, and a 2-turn spiral. Networks: 2×64 "
         "LeakyReLU(0.2) MLPs, z ∈ R², batch 128, Adam(1e-3, β = (0.5, 0.9)), both learning rates "
-        "decayed linearly to 0 over the second half (spec recipe: 2×128, batch 256, constant lr, "
+        "decayed linearly to 0 over the second half (reference recipe: 2×128, batch 256, constant lr, "
         "3000 iterations) — sized for the CPU; each loss trains all its (toy, seed) networks as "
         "one bmm ensemble. 'wgan-div 1:1' is the author's code recipe (energy sign, penalty at "
         "the real and fake samples, k = 2, p = 6, one critic step per generator step)"

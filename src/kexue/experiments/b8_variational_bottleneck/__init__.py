@@ -5,7 +5,7 @@ The article (https://kexue.fm/archives/6181) adds a reparameterised Gaussian lay
 a higher validation accuracy on IMDB (figures in the catalogue). IMDB is not bundled, so two
 studies:
 
-- :mod:`.digits` (gated, the spec's protocol): scikit-learn digits, 300 training images, a
+- :mod:`.digits` (gated, the reference run's protocol): scikit-learn digits, 300 training images, a
   deterministic network and VIB over a λ sweep, noise off at test time (z = μ);
 - :mod:`.fashion` (reported, full run, when Debian ``dataset-fashion-mnist`` is installed): a
   Fashion-MNIST subset with :class:`kexue.nn.bottleneck.VariationalBottleneck`, with and without VIB.
@@ -53,7 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SPEC = "spec [measured]: see the catalogue"
+SPEC = "reference run: see the catalogue"
 
 
 @dataclass(frozen=True)
@@ -220,12 +220,12 @@ def _span(low: str, high: str) -> str:
 
 
 def notes(result: Result) -> str:
-    """Protocol choices and what this run measured (the spec's figures are in the catalogue)."""
+    """Protocol choices and what this run measured (the reference run's figures are in the catalogue)."""
     dg = result.digits
     det, vib = dg.deterministic, dg.vib
     mid = [lam for lam in sorted(vib) if 1e-3 <= lam <= 1e-1]
     text = (
-        "IMDB (the article's data) is not bundled, so the gate is the spec's digits protocol (300 "
+        "IMDB (the article's data) is not bundled, so the gate is the reference run's digits protocol (300 "
         "training images, where regularisation matters); Fashion-MNIST is a reported real-image "
         "check. The KL is the batch mean of the per-example sum over latent dims (the author's "
         "Keras reduction), so λ is per example. Test time uses z = μ (the author's CNN script); "
@@ -239,7 +239,7 @@ def notes(result: Result) -> str:
     if 1.0 in vib:
         c = vib[1.0]
         text += (
-            f" Departure from the spec's figure: at λ = 1 the KL collapses ({c.test_kl:.2g} nats) "
+            f" Departure from the reference run's figure: at λ = 1 the KL collapses ({c.test_kl:.2g} nats) "
             f"but z = μ still gives {100 * c.test_acc:.1f} %; with z sampled it is "
             f"{100 * c.sampled_acc:.1f} %, within Fano's bound of "
             f"{100 * fano_accuracy_bound(c.test_kl):.0f} % for I(X;Z) ≤ {c.test_kl:.2g} nats, so "

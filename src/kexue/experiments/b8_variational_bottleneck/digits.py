@@ -1,4 +1,4 @@
-"""B8 study (gated, the spec's protocol): a λ sweep of the bottleneck on 300 digits images.
+"""B8 study (gated, the reference run's protocol): a λ sweep of the bottleneck on 300 digits images.
 
 MLP 64→128→(μ, log σ²) with K = 32 → linear 10, Adam, batch 32; a deterministic network (z = μ, no
 KL) and VIB at every λ; noise off at test time (z = μ). Test accuracy, test KL, accuracy with z

@@ -255,7 +255,7 @@ def notes(result: Result) -> str:
         "reconstruction U_B Σ_B (QV_B)^T is shown to be poor (QQ^T ≈ I only in expectation); the "
         "library uses Halko's range finder (oversampling 10, 4 QR-normalised power iterations). "
         "Spec check 1 asks the 24-bound/sklearn ratio in [2.3, 3.2] for ε in [0.1, 0.5], but the "
-        f"ratio is 3 - 2ε up to rounding ({low.ratio:.2f} at ε = {low.eps}, as in the spec's own "
+        f"ratio is 3 - 2ε up to rounding ({low.ratio:.2f} at ε = {low.eps}, as in the reference run's own "
         "measured table), so the gate is [1.95, 3.2]. The LSH angle checks average cos(πh) over "
         f"random pairs (one pair at {noisy.bits} bits has standard error {noisy.se:.3f} at "
         f"{noisy.degrees:.0f}°, too close to the {lsh_study.TOLERANCE} tolerance). Real data: MiniLM "

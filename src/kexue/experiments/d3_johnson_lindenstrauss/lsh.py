@@ -140,7 +140,7 @@ def checks(angles: tuple[AngleRow, ...], sentences: tuple[SentencePairRow, ...])
                 f"LSH {a.degrees:.0f}°: |cos(pi h) - cos θ|",
                 abs(a.cos_pi_h - a.cos),
                 TOLERANCE,
-                "spec: 0.709 at 45°",
+                "reference: 0.709 at 45°",
             )
         )
         out.append(
@@ -156,7 +156,7 @@ def checks(angles: tuple[AngleRow, ...], sentences: tuple[SentencePairRow, ...])
             "LSH 45°: article's sign-cos is off cos θ by",
             abs(a45.sign_cos - a45.cos),
             0.15,
-            "spec: 0.502 vs 0.707",
+            "reference: 0.502 vs 0.707",
         )
     )
     for s in sentences:

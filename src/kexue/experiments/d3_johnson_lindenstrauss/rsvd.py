@@ -142,7 +142,7 @@ def checks(d: DigitsRsvd, sketch: tuple[SketchRow, ...]) -> list[Check]:
             "rSVD digits k=10: max rel. SV error vs exact",
             d.sv_rel_err_exact,
             1e-4,
-            "spec: ~2e-6 measured",
+            "reference: ~2e-6 measured",
         ),
         at_most("rSVD digits k=10: max rel. SV diff vs sklearn", d.sv_rel_err_sklearn, 1e-4),
         at_most(
@@ -163,7 +163,7 @@ def checks(d: DigitsRsvd, sketch: tuple[SketchRow, ...]) -> list[Check]:
                 "JL sketch k=50: top-10 SV max rel. error",
                 sk[50].sv_rel_err,
                 0.15,
-                "spec: 7.8% measured",
+                "reference: 7.8% measured",
             )
         )
     for row in sketch:
@@ -172,7 +172,7 @@ def checks(d: DigitsRsvd, sketch: tuple[SketchRow, ...]) -> list[Check]:
                 f"JL sketch k={row.k}: literal U_B S_B (QV_B)^T error / optimal",
                 row.literal / row.optimal,
                 2.0,
-                "spec: 3-10 measured",
+                "reference: 3-10 measured",
             )
         )
         out.append(
@@ -180,7 +180,7 @@ def checks(d: DigitsRsvd, sketch: tuple[SketchRow, ...]) -> list[Check]:
                 f"Halko rank 10 (sketch {row.k}): error / optimal",
                 row.halko / row.optimal,
                 1.02,
-                "spec: 0.45-0.55 measured",
+                "reference: 0.45-0.55 measured",
             )
         )
         out.append(
@@ -188,7 +188,7 @@ def checks(d: DigitsRsvd, sketch: tuple[SketchRow, ...]) -> list[Check]:
                 f"V = M^T U_B S_B^-1 (sketch {row.k}): error / optimal",
                 row.fixed / row.optimal,
                 1.35,
-                "spec: 0.45-0.55 measured",
+                "reference: 0.45-0.55 measured",
             )
         )
     return out
