@@ -168,3 +168,10 @@ def test_update_keeps_other_techniques(tmp_path: Path) -> None:
     assert results["total"] == 4 and results["skipped"] == 1
     with pytest.raises(ValueError, match="same seed and size"):
         write_report(outcomes[:1], tmp_path, seed=1, size="quick", update=True)
+
+
+def test_empty_cells_show_a_dash_not_none() -> None:
+    from kexue.report import _cells
+
+    table = {"columns": ["a", "b"], "rows": [[None, 1.5], {"a": 2, "b": None}]}
+    assert _cells(table) == [["—", "1.5"], ["2", "—"]]

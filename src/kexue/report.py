@@ -201,6 +201,8 @@ def _sentence(text: str) -> str:
 
 
 def _fmt(v: Any) -> str:
+    if v is None:  # a record field with no value (e.g. "diverged at step" for a run that did not)
+        return "—"
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
