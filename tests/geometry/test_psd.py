@@ -160,17 +160,82 @@ def test_eps_changes_the_gradient_only() -> None:
     assert not bool(torch.isfinite(g_raw).all())  # why eps exists
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sqrtm_psd differentiates through eigh, whose backward divides by eigenvalue gaps: "
-    "NaN at any repeated eigenvalue, although the derivative (dA / 2 at A = I) exists",
-)
 def test_gradient_at_repeated_eigenvalues() -> None:
+    # autograd through eigh divides by eigenvalue gaps and gave NaN here
     x = torch.eye(3, dtype=F64).requires_grad_()
     gmat = torch.randn(3, 3, generator=_gen(8), dtype=F64)
     gmat = gmat + gmat.T
     (grad,) = torch.autograd.grad((sqrtm_psd(x) * gmat).sum(), x)
     torch.testing.assert_close(grad, gmat / 2)  # Sylvester with S = I: 2 X = G
+
+
+def _repeated(w: list[float], seed: int) -> torch.Tensor:
+    q = _orthogonal(len(w), seed)
+    a = q @ torch.diag(torch.tensor(w, dtype=F64)) @ q.T
+    return (a + a.T) / 2
+
+
+@pytest.mark.parametrize(
+    "a",
+    [
+        torch.eye(3, dtype=F64),
+        torch.diag(torch.tensor([1.0, 1.0, 2.0], dtype=F64)),
+        _repeated([0.5, 2.0, 2.0, 2.0], seed=20),  # a repeated eigenspace in a rotated basis
+        _repeated([0.5, 1.0, 2.0, 3.0], seed=21),  # distinct eigenvalues
+    ],
+    ids=["identity", "diag112", "rotated-repeated", "distinct"],
+)
+def test_gradient_and_second_order_at_repeated_and_distinct_eigenvalues(a: torch.Tensor) -> None:
+    x = a.clone().requires_grad_()
+    assert torch.autograd.gradcheck(_sym_sqrtm, (x,))
+    assert torch.autograd.gradgradcheck(_sym_sqrtm, (x,))
+    gmat = torch.randn(*a.shape, generator=_gen(22), dtype=F64)
+    gmat = gmat + gmat.T
+    (grad,) = torch.autograd.grad((sqrtm_psd(x) * gmat).sum(), x)
+    s = scipy.linalg.sqrtm(a.numpy()).real
+    want = scipy.linalg.solve_sylvester(s, s, gmat.numpy())
+    np.testing.assert_allclose(grad.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def _sqrtm_through_eigh(a: torch.Tensor, eps: float) -> torch.Tensor:
+    """The former implementation: autograd through ``eigh`` (valid at distinct eigenvalues)."""
+    evals, evecs = torch.linalg.eigh(a)
+    root = (evecs * safe_sqrt(evals, eps).unsqueeze(-2)) @ evecs.mT
+    return (root + root.mT) / 2
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-6])
+def test_gradient_matches_autograd_through_eigh_where_that_is_defined(eps: float) -> None:
+    # distinct eigenvalues, including a rank-deficient matrix whose zero eigenvalues are rounding
+    # noise of both signs (some clamped): the same gradient as before, batched
+    b = torch.randn(2, 6, 2, generator=_gen(23), dtype=F64)
+    for a in (_spd(2, d=4, seed=24), b @ b.mT):
+        gmat = torch.randn(*a.shape, generator=_gen(25), dtype=F64)
+        x = a.clone().requires_grad_()
+        (got,) = torch.autograd.grad((sqrtm_psd(x, eps=eps) * gmat).sum(), x)
+        (want,) = torch.autograd.grad((_sqrtm_through_eigh(x, eps) * gmat).sum(), x)
+        scale = float(want.abs().max())
+        torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-9 * scale)
+        assert torch.equal(sqrtm_psd(a, eps=eps), _sqrtm_through_eigh(a, eps))  # same values
+
+
+def test_gradient_at_two_zero_eigenvalues_uses_eps() -> None:
+    # s_i + s_j = 0 for the pair of zero eigenvalues: the derivative is unbounded there; with eps
+    # the null block gets 1 / (2 sqrt(eps)) like the diagonal, in any basis of the null space
+    eps = 1e-4
+    a = torch.diag(torch.tensor([0.0, 0.0, 4.0], dtype=F64))
+    gmat = torch.randn(3, 3, generator=_gen(26), dtype=F64)
+    gmat = gmat + gmat.T
+    x = a.clone().requires_grad_()
+    (grad,) = torch.autograd.grad((sqrtm_psd(x, eps=eps) * gmat).sum(), x)
+    factors = torch.tensor(
+        [[0.5 / math.sqrt(eps)] * 2 + [0.5]] * 2 + [[0.5, 0.5, 0.5 / math.sqrt(4 + eps)]],
+        dtype=F64,
+    )
+    torch.testing.assert_close(grad, factors * gmat, rtol=1e-12, atol=0)
+    x = a.clone().requires_grad_()
+    (raw,) = torch.autograd.grad((sqrtm_psd(x) * gmat).sum(), x)
+    assert not bool(torch.isfinite(raw).all())
 
 
 def test_sqrtm_bad_inputs_name_the_argument() -> None:

@@ -6,6 +6,10 @@ positive (semi-)definite. This module holds the pieces they share: the symmetric
 matmul-only Newton–Schulz iteration, the sample mean and covariance of a batch of points, and the
 argument checks that turn a non-symmetric or indefinite covariance into a ``ValueError`` naming
 the argument.
+
+The square root has its own backward: autograd through ``eigh`` divides by eigenvalue gaps and is
+NaN at any repeated eigenvalue (the identity, ``diag(1, 1, 2)``), although the derivative exists
+there; the Daleckii–Krein form used instead only divides by sums of square roots.
 """
 
 from __future__ import annotations
@@ -190,6 +194,73 @@ def nuclear_norm(b: Tensor, eps: float = 0.0) -> Tensor:
     return out.reshape(b.shape[:-2])
 
 
+def sqrt_divided_differences(evals: Tensor, eps: float) -> Tensor:
+    r"""The Daleckii–Krein matrix :math:`F_{ij}=f[w_i,w_j]` of :math:`f(w)=\sqrt{\max(w,0)}`.
+
+    Off the diagonal :math:`F_{ij}=c_{ij}/(s_i+s_j)` with :math:`s=f(w)` and :math:`c_{ij}` the
+    divided difference of the clamp (1 when both eigenvalues are :math:`\ge0`, 0 when both are
+    negative): the divided difference :math:`(s_i-s_j)/(w_i-w_j)` without the gap in the
+    denominator, so it is finite at repeated eigenvalues. On the diagonal, and off it where
+    :math:`s_i+s_j=0` (two zero eigenvalues, where the derivative is unbounded), :math:`\sqrt{w}`
+    is replaced by :math:`\sqrt{w+\epsilon}` as in :func:`safe_sqrt` (infinite for ``eps = 0``).
+    """
+    clamped = evals.clamp_min(0)
+    root, smooth = clamped.sqrt(), (clamped + eps).sqrt()
+    gap = evals[..., :, None] - evals[..., None, :]
+    clamp_dd = torch.where(
+        gap != 0,
+        (clamped[..., :, None] - clamped[..., None, :]) / torch.where(gap != 0, gap, 1.0),
+        (evals[..., :, None] >= 0).to(evals.dtype),  # clamp_min passes the gradient at 0
+    )
+    root_sum = root[..., :, None] + root[..., None, :]
+    off_diagonal = ~torch.eye(evals.shape[-1], dtype=torch.bool, device=evals.device)
+    denom = torch.where(
+        off_diagonal & (root_sum > 0), root_sum, smooth[..., :, None] + smooth[..., None, :]
+    )
+    return torch.where(clamp_dd == 0, 0.0, clamp_dd / denom)  # 0, not 0 * inf, where f is flat
+
+
+class _CongruenceScale(torch.autograd.Function):
+    r"""``X = U (F o (U^T G U)) U^T``: the backward of :class:`_SqrtmPSD`, itself differentiable.
+
+    For a positive definite root :math:`S` and ``eps = 0`` this solves :math:`SX+XS=G`, so
+    :math:`dX=\mathcal L_S^{-1}(dG-dS\,X-X\,dS)` gives the next order through the saved ``S``
+    (the output of :class:`_SqrtmPSD`, hence differentiable again); elsewhere it is the derivative
+    of that Sylvester solution, a surrogate where the true one is unbounded.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, g: Tensor, root: Tensor, evecs: Tensor, factors: Tensor) -> Tensor:
+        x = evecs @ (factors * (evecs.mT @ g @ evecs)) @ evecs.mT
+        ctx.save_for_backward(root, evecs, factors, x)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, x_bar: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+        root, evecs, factors, x = ctx.saved_tensors
+        y = _CongruenceScale.apply(x_bar, root, evecs, factors)  # F is symmetric: self-adjoint
+        grad_root = -(y @ x.mT + x.mT @ y) if ctx.needs_input_grad[1] else None
+        return (y if ctx.needs_input_grad[0] else None), grad_root, None, None
+
+
+class _SqrtmPSD(torch.autograd.Function):
+    """``U diag(safe_sqrt(w)) U^T`` from a given ``eigh``; backward by Daleckii–Krein, not eigh."""
+
+    @staticmethod
+    def forward(ctx: Any, matrix: Tensor, evals: Tensor, evecs: Tensor, eps: float) -> Tensor:
+        root = (evecs * safe_sqrt(evals, eps).unsqueeze(-2)) @ evecs.mT
+        root = (root + root.mT) / 2
+        ctx.save_for_backward(evals, evecs, root)
+        ctx.eps = eps
+        return root
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
+        evals, evecs, root = ctx.saved_tensors
+        factors = sqrt_divided_differences(evals, ctx.eps)
+        return _CongruenceScale.apply((grad + grad.mT) / 2, root, evecs, factors), None, None, None
+
+
 def sqrtm_psd(matrix: Tensor, *, eps: float = 0.0) -> Tensor:
     r"""Symmetric square root of a symmetric positive semi-definite matrix.
 
@@ -198,10 +269,20 @@ def sqrtm_psd(matrix: Tensor, *, eps: float = 0.0) -> Tensor:
     slightly negative are clamped to zero, so a rank-deficient sample covariance gives a real,
     finite root — unlike ``scipy.linalg.sqrtm``, which may return complex values.
 
+    The gradient is not autograd through ``eigh``, whose backward divides by eigenvalue gaps and is
+    NaN at any repeated eigenvalue (e.g. at the identity, where the derivative is ``dM / 2``). It
+    is the Daleckii–Krein form :math:`\bar M=U\,[(U^\top\bar S U)_{ij}/(s_i+s_j)]\,U^\top`
+    (:math:`s=\sqrt{\max(w,0)}`, :math:`\bar S` symmetrised; :func:`sqrt_divided_differences`),
+    i.e. the solution of the Sylvester equation :math:`S\bar M+\bar M S=\bar S`, finite for every
+    positive definite :math:`M`; it is differentiable again (second derivatives are exact for
+    positive definite :math:`M` and ``eps = 0``).
+
     Args:
         matrix: symmetric PSD matrices.
-        eps: added under the square root for the gradient only (the value is unaffected); use a
-            small positive value when differentiating at singular matrices.
+        eps: added under the square root for the gradient only (the value is unaffected): the
+            diagonal terms :math:`1/(2 s_i)` and the pairs of zero eigenvalues (:math:`s_i+s_j=0`),
+            where the derivative is unbounded, use :math:`\sqrt{w+\epsilon}`; use a small
+            positive value when differentiating at singular matrices.
 
     Shape:
         matrix: ``(..., d, d)``. Output: ``(..., d, d)``.
@@ -233,10 +314,10 @@ def sqrtm_psd(matrix: Tensor, *, eps: float = 0.0) -> Tensor:
     check_finite(matrix, "matrix")
     check_symmetric(matrix, "matrix")
     work = matrix.to(torch.promote_types(matrix.dtype, torch.float32))
-    evals, evecs = torch.linalg.eigh(work)
+    with torch.no_grad():
+        evals, evecs = torch.linalg.eigh(work)
     check_psd_eigenvalues(evals, evals.abs().amax(dim=-1), "matrix")
-    root = (evecs * safe_sqrt(evals, eps).unsqueeze(-2)) @ evecs.mT
-    return ((root + root.mT) / 2).to(matrix.dtype)
+    return _SqrtmPSD.apply(work, evals, evecs, eps).to(matrix.dtype)
 
 
 def sample_mean_cov(samples: Tensor, *, correction: int = 1) -> tuple[Tensor, Tensor]:
