@@ -61,7 +61,9 @@ def _energy_and_grad(
                 f"energy must return one value per chain, shape ({z.shape[0]},) or "
                 f"({z.shape[0]}, 1), got {tuple(e.shape)}"
             )
-        (g,) = torch.autograd.grad(e.sum(), zi, allow_unused=True)
+        # an energy with no graph to z (constant, or computed under no_grad / detached) has a zero
+        # gradient; autograd.grad would raise "does not require grad" instead of returning None
+        g = torch.autograd.grad(e.sum(), zi, allow_unused=True)[0] if e.requires_grad else None
     e = e.detach().reshape(-1).to(z.dtype)
     if not bool(torch.isfinite(e).all()):
         raise ValueError("energy returned NaN or inf; lower step_size or check the model")
@@ -89,9 +91,11 @@ def latent_mala(
 
     Args:
         energy: :math:`V`, maps ``(N, ...)`` to ``(N,)`` or ``(N, 1)``, e.g.
-            ``lambda z: U(G(z)) + 0.5 * z.pow(2).sum(1)``; must not mix chains.
+            ``lambda z: U(G(z)) + 0.5 * z.pow(2).sum(1)``; must not mix chains. An energy that
+            does not depend on ``z`` (a constant, or one computed without a graph to ``z``) has
+            a zero gradient: the chains are then a random walk.
         z: initial states ``(N, ...)`` (``ndim >= 2``), e.g. prior draws.
-        step_size: :math:`\epsilon>0`.
+        step_size: :math:`\epsilon>0`, finite.
         n_steps: number of transitions, ``>= 1``.
         adjust: apply the Metropolis–Hastings correction (MALA) or not (ULA).
         generator: random generator for the noise and the accept draws.
@@ -106,8 +110,8 @@ def latent_mala(
     Raises:
         TypeError: ``energy`` not callable or not returning a tensor; ``z`` not floating;
             ``n_steps`` not an int.
-        ValueError: ``z`` empty/non-finite/1-D, ``step_size <= 0``, ``n_steps < 1``, energies of
-            the wrong shape or not finite.
+        ValueError: ``z`` empty/non-finite/1-D, ``step_size`` not finite and ``> 0``,
+            ``n_steps < 1``, energies of the wrong shape or not finite.
 
     Reference:
         Su Jianlin, "能量视角下的GAN模型（二）：GAN＝“分析”＋“采样”", https://kexue.fm/archives/6331 ;
@@ -124,6 +128,8 @@ def latent_mala(
         raise TypeError(f"energy must be callable (z -> one energy per chain), got {energy!r}")
     z0 = check_finite(check_nonempty(check_ndim(check_floating(z, "z"), "z", 2), "z"), "z")
     eps = check_positive(step_size, "step_size")
+    if not math.isfinite(eps):  # inf passes the > 0 test, then every energy would be NaN
+        raise ValueError(f"step_size must be finite, got {step_size}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int):
         raise TypeError(f"n_steps must be an int, got {type(n_steps).__name__}")
     if n_steps < 1:
