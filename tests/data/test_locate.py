@@ -88,3 +88,18 @@ def test_missing_debian_file_names_package() -> None:
 def test_unknown_source_lists_known() -> None:
     with pytest.raises(KeyError, match="minilm"):
         locate.source_path("imagenet")
+
+
+def test_a_shared_folder_beside_the_checkout_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layout of this project's machines (``<root>/../shared/data``) must not be read."""
+    bogus = tmp_path / "shared" / "data" / "stsb"
+    bogus.mkdir(parents=True)
+    (bogus / "sts-test.csv").write_text("bogus\tline\n", encoding="utf-8")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv(locate.ENV_VAR, raising=False)
+    assert locate.data_file("stsb", "sts-test.csv").is_relative_to(locate.shipped_dir())
+    assert "bogus" not in locate.read_text("stsb", "sts-test.csv")
