@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,49 @@ def median_time(fn: Callable[[], Any], *, repeat: int = 7, warmup: int = 1) -> f
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A speed ratio from alternating rounds: ``median`` and its spread ``low``–``high``.
+
+    ``ratio = time(anchor) / time(ours)`` per round, so > 1 means ours is faster.
+    """
+
+    median: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f}x ({self.low:.2f}-{self.high:.2f})"
+
+
+def alternating_times(
+    fns: dict[str, Callable[[], Any]], *, rounds: int = 5, repeat: int = 3, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Per-round median times (s) of each function, the rounds interleaved (a, b, a, b, ...).
+
+    Interleaving spreads slow phases of a shared machine over every contender alike.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            out[name].append(median_time(fn, repeat=repeat, warmup=0))
+    return out
+
+
+def ratio(anchor: list[float], ours: list[float]) -> Ratio:
+    """Median and min–max of ``anchor[i] / ours[i]`` over rounds."""
+    r = [a / o for a, o in zip(anchor, ours, strict=True)]
+    return Ratio(statistics.median(r), min(r), max(r))
+
+
+def share_of_floor(floor: list[float], ours: list[float]) -> Ratio:
+    """Median and min–max of ``floor[i] / ours[i]``: 1.0 means ours runs at the machine's floor."""
+    return ratio(floor, ours)
 
 
 def write_result(
