@@ -17,6 +17,7 @@ from scipy.optimize import minimize_scalar
 from kexue.transformer.taylor_softmax import (
     TaylorCrossEntropyLoss,
     TaylorSoftmax,
+    _horner,
     _log_taylor_exp,
     log_taylor_softmax,
     taylor_cross_entropy,
@@ -254,6 +255,88 @@ def test_gradcheck_softmax_log_softmax_and_cross_entropy() -> None:
         assert torch.autograd.gradcheck(lambda z, n=n: log_taylor_softmax(z, n, dim=0), (x,))
         assert torch.autograd.gradcheck(lambda z, n=n: taylor_cross_entropy(z, t, n), (x,))
         assert torch.autograd.gradcheck(lambda z, n=n: taylor_softmax(z, n, monotone=True), (x,))
+
+
+# ---------------------------------------------------------------- the fast path (issue 10)
+def _horner_with_graph(x: torch.Tensor, n: int) -> torch.Tensor:
+    """Horner with fresh temporaries (the differentiable branch of ``_horner``)."""
+    with torch.enable_grad():
+        return _horner(x.detach().requires_grad_(), n).detach()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_in_place_horner_is_bit_identical(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat(
+        [s * torch.randn(4000, generator=g, dtype=dtype) for s in (0.1, 1.0, 3.0, 30.0, 1e4)]
+        + [torch.tensor([0.0, -0.0, 1e-30, -1e-30], dtype=dtype)]
+    )
+    for n in range(13):
+        with torch.no_grad():
+            fast = _horner(x, n)
+        assert torch.equal(fast, _horner_with_graph(x, n)), n
+
+
+@pytest.mark.parametrize("n", [2, 4, 6, 8, 10])
+def test_fast_path_equals_the_checked_path(n: int) -> None:
+    # the mask path keeps the former composite evaluation (check first, autograd of the ops);
+    # an all-True mask must give the same probabilities and gradients
+    x = (3 * torch.randn(5, 7, dtype=F64)).requires_grad_()
+    keep = torch.ones(5, 7, dtype=torch.bool)
+    g = torch.randn(5, 7, dtype=F64)
+    for dim in (0, -1):
+        p = taylor_softmax(x, n, dim=dim)
+        q = taylor_softmax(x, n, dim=dim, mask=keep)
+        if n <= 8:
+            assert torch.equal(p, q)  # forward bit for bit: same Horner, same sum, same division
+        torch.testing.assert_close(p, q, rtol=1e-13, atol=0)
+        (gp,) = torch.autograd.grad((p * g).sum(), x)
+        (gq,) = torch.autograd.grad((q * g).sum(), x)
+        torch.testing.assert_close(gp, gq, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_hand_written_backward_matches_autograd_of_the_formula(dtype: torch.dtype) -> None:
+    def formula_grad(x: torch.Tensor, up: torch.Tensor, n: int, dim: int) -> torch.Tensor:
+        f = sum(x**k / math.factorial(k) for k in range(n + 1))
+        (grad,) = torch.autograd.grad((f / f.sum(dim, keepdim=True) * up).sum(), x)
+        return grad
+
+    g = torch.Generator().manual_seed(1)
+    x = (2 * torch.randn(6, 9, 4, generator=g, dtype=dtype)).requires_grad_()
+    up = torch.randn(6, 9, 4, generator=g, dtype=dtype)
+    x64, up64 = x.detach().double().requires_grad_(), up.double()
+    for n in (2, 4, 6, 8, 12):
+        for dim in (0, 1, -1):
+            want = formula_grad(x, up, n, dim)
+            (got,) = torch.autograd.grad((taylor_softmax(x, n, dim=dim) * up).sum(), x)
+            if dtype == F64:
+                torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+            else:  # float32: at least as close to the float64 gradient as the formula's autograd
+                exact = formula_grad(x64, up64, n, dim)
+                err_ours = float((got.double() - exact).abs().max())
+                err_formula = float((want.double() - exact).abs().max())
+                assert err_ours <= 2 * err_formula + 1e-6, (n, dim, err_ours, err_formula)
+
+
+def test_hand_written_backward_gradcheck_and_gradgradcheck() -> None:
+    x = (2 * torch.randn(3, 4, 5, dtype=F64)).requires_grad_()
+    for n in (2, 4, 8, 10):
+        for dim in (0, -1):
+            fn = functools.partial(taylor_softmax, order=n, dim=dim)
+            assert torch.autograd.gradcheck(fn, (x,))
+            assert torch.autograd.gradgradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("n", [2, 4, 10])
+def test_fast_path_still_rejects_non_finite_logits(bad: float, n: int) -> None:
+    for dtype in (torch.float32, F64, torch.float16):
+        x = torch.randn(3, 4).to(dtype)
+        x[1, 2] = bad
+        for monotone in (False, True):
+            with pytest.raises(ValueError, match="x contains 1 NaN or infinite"):
+                taylor_softmax(x, n, monotone=monotone)
 
 
 def test_log_space_path_matches_direct_and_has_good_gradients() -> None:

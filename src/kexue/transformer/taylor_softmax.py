@@ -73,13 +73,46 @@ def _check_order(order: object, *, even: bool) -> int:
     return order
 
 
+def _is_power_of_two(k: int) -> bool:
+    return k > 0 and k & (k - 1) == 0
+
+
 def _horner(x: torch.Tensor, order: int) -> torch.Tensor:
     # f_n(x) = 1 + x(1 + x/2(1 + x/3(... (1 + x/n)))): nested Horner form
     if order == 0:
         return torch.ones_like(x)
-    r = (x / order).add_(1.0)
+    if torch.is_grad_enabled() and x.requires_grad:  # differentiable: fresh temporaries only
+        r = (x / order).add_(1.0)
+        for k in range(order - 1, 0, -1):
+            r = (x * r).mul_(1.0 / k).add_(1.0)
+        return r
+    # No graph: one buffer updated in place, the same roundings bit for bit. Where 1/k is a power
+    # of two, r/k is exact, so add's fused multiply-add 1 + r/k rounds as r * (1/k) + 1 does and
+    # saves a pass (addcmul's x * r + 1 is contracted too, with a different rounding: not used).
+    one = x.new_ones(())
+    if _is_power_of_two(order):
+        r = torch.add(one, x, alpha=1.0 / order)
+    else:
+        r = (x / order).add_(1.0)
     for k in range(order - 1, 0, -1):
-        r = (x * r).mul_(1.0 / k).add_(1.0)  # in place on fresh temporaries only: fewer passes
+        r.mul_(x)
+        if k == 1:
+            r.add_(1.0)
+        elif _is_power_of_two(k):
+            torch.add(one, r, alpha=1.0 / k, out=r)
+        else:
+            r.mul_(1.0 / k).add_(1.0)
+    return r
+
+
+def _horner_fused(x: torch.Tensor, order: int) -> torch.Tensor:
+    """``f_n(x)`` in one pass per term, no graph (used for gradients; may differ by an ulp)."""
+    if order == 0:
+        return torch.ones_like(x)
+    one = x.new_ones(())
+    r = torch.add(one, x, alpha=1.0 / order)
+    for k in range(order - 1, 0, -1):
+        torch.addcmul(one, x, r, value=1.0 / k, out=r)
     return r
 
 
@@ -138,8 +171,9 @@ class _TaylorExp(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         if ctx.order == 0:
             return torch.zeros_like(grad), None
-        # differentiable ops on the saved input, so double backward works too
-        return grad * taylor_exp(x, ctx.order - 1), None
+        # differentiable ops on the saved input, so double backward works too; x was validated
+        # and cast in forward, so no second pass to check it
+        return grad * _TaylorExp.apply(x, ctx.order - 1), None
 
 
 def taylor_exp(x: torch.Tensor, order: int) -> torch.Tensor:
@@ -272,9 +306,14 @@ def _check_mask(mask: object, x: torch.Tensor) -> torch.Tensor:
     return m.to(x.device)
 
 
-def _prepare(x: torch.Tensor, order: int, dim: int, monotone: bool) -> tuple[torch.Tensor, int]:
+def _prepare(
+    x: torch.Tensor, order: int, dim: int, monotone: bool, *, check_values: bool = True
+) -> tuple[torch.Tensor, int]:
+    # check_values=False: the caller proves finiteness later from the slice sums (one check per
+    # call on the small reduced tensor instead of a pass over x)
     check_nonempty(check_ndim(check_floating(x, "x"), "x", 1), "x")
-    check_finite(x, "x")
+    if check_values:
+        check_finite(x, "x")
     n = _check_order(order, even=True)
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"dim must be an int, got {type(dim).__name__}")
@@ -397,8 +436,17 @@ def taylor_softmax(
         >>> taylor_softmax(torch.tensor([0.0, 2.0]), order=2)  # f_2 = (1, 5)
         tensor([0.1667, 0.8333])
     """
+    if mask is None:
+        # fast path: a NaN or inf logit makes its slice sum non-finite, so finiteness is checked
+        # on the sums and x is scanned only when they fail (monotone's clamp can hide -inf)
+        xc, n = _prepare(x, order, dim, monotone, check_values=monotone)
+        p, total = _TaylorSoftmaxFunction.apply(xc, n, dim)
+        if _direct_ok(total, xc.shape, n, dim, None):
+            return p.to(x.dtype)
+        check_finite(x, "x")
+        return _log_softmax_core(xc, n, dim, None).exp().to(x.dtype)
     xc, n = _prepare(x, order, dim, monotone)
-    m = None if mask is None else _check_mask(mask, x)
+    m = _check_mask(mask, x)
     _, fm, total = _direct(xc, n, dim, m)
     if not _direct_ok(
         total, xc.shape, n, dim, m
@@ -407,6 +455,42 @@ def taylor_softmax(
     if m is not None:  # fully masked slice: 0 / 1 = 0
         total = torch.where(total > 0, total, torch.ones_like(total))
     return (fm / total).to(x.dtype)
+
+
+class _TaylorSoftmaxFunction(torch.autograd.Function):
+    r"""``p = f_n(x) / sum f_n(x)`` along ``dim`` and the sums, with a hand-written backward.
+
+    Autograd of the composite records the division, the sum's expansion and f_n's derivative as
+    separate full-size ops; here the gradient is :math:`f_{n-1}(x)\,(g - \langle g, p\rangle)/S`
+    in a few fused passes. The sums ``S`` are returned (not differentiable) for the caller's
+    overflow and finiteness check.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, order: int, dim: int) -> tuple[torch.Tensor, ...]:
+        f = _taylor_value(x, order)
+        total = f.sum(dim, keepdim=True)
+        p = f.div_(total)  # the rounding of f / total, in f's buffer
+        ctx.save_for_backward(x, p, total)
+        ctx.order, ctx.dim = order, dim
+        ctx.mark_non_differentiable(total)
+        return p, total
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad: torch.Tensor, _grad_total: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, None, None]:
+        x, p, total = ctx.saved_tensors
+        n, dim = ctx.order, ctx.dim
+        if torch.is_grad_enabled():  # create_graph=True: differentiable ops, double backward works
+            f = _TaylorExp.apply(x, n)
+            s = f.sum(dim, keepdim=True)
+            dot = (grad * (f / s)).sum(dim, keepdim=True)
+            return (grad - dot) * _TaylorExp.apply(x, n - 1) / s, None, None
+        dot = (grad * p).sum(dim, keepdim=True)
+        scaled = torch.addcdiv(-dot / total, grad, total)  # (g - <g, p>) / S in one pass
+        deriv = _horner_fused(x, n - 1) if n - 1 <= _HORNER_MAX_ORDER else _taylor_value(x, n - 1)
+        return scaled.mul_(deriv), None, None
 
 
 def _direct(
