@@ -14,6 +14,9 @@ from sklearn.random_projection import johnson_lindenstrauss_min_dim
 
 from kexue.geometry.projection import (
     RandomProjection,
+    _sparse_product_pays,
+    _sparse_projection_csr,
+    check_finite_by_sum,
     dasgupta_gupta_min_dim,
     gaussian_projection_matrix,
     head_size_rule,
@@ -259,3 +262,72 @@ def test_projection_bad_input() -> None:
         random_projection(x, 4, density=0.1)
     with pytest.raises(ValueError, match="x must have 10 features"):
         RandomProjection(10, 4)(torch.randn(3, 11))
+
+
+# --- the CSR fast path of the sparse projection ---------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(7, 2500), (2, 3, 2500), (2500,)])
+def test_sparse_csr_path_agrees_with_dense_matrix(
+    dtype: torch.dtype, shape: tuple[int, ...]
+) -> None:
+    x = torch.randn(*shape, dtype=torch.float64, generator=gen(20)).to(dtype)
+    assert _sparse_product_pays(x, None, None)  # 1/sqrt(2500) = 0.02: the CSR path
+    y = random_projection(x, 30, kind="sparse", generator=gen(21))
+    a = sparse_projection_matrix(2500, 30, generator=gen(21), dtype=dtype)
+    assert y.shape == (*shape[:-1], 30) and y.dtype == dtype
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(y, x @ a.T, rtol=tol, atol=tol)
+    csr = _sparse_projection_csr(2500, 30, None, gen(21), dtype)
+    torch.testing.assert_close(csr.to_dense(), a, rtol=0, atol=0)  # same draw, same entries
+
+
+def test_sparse_path_choice() -> None:
+    x = torch.randn(3, 400)
+    assert _sparse_product_pays(x, 0.01, None)
+    assert not _sparse_product_pays(x, 1 / 3, None)  # Achlioptas: the dense GEMM
+    assert not _sparse_product_pays(x.half(), 0.01, None)  # no half CSR kernel
+    assert not _sparse_product_pays(x, True, None)  # type: ignore[arg-type]  # rejected later
+    torch.testing.assert_close(
+        random_projection(x, 5, kind="sparse", density=1 / 3, generator=gen(2)),
+        x @ sparse_projection_matrix(400, 5, density=1 / 3, generator=gen(2)).T,
+    )
+
+
+def test_sparse_csr_path_gradient_and_bad_input() -> None:
+    x = torch.randn(4, 400, dtype=torch.float64, requires_grad=True)
+    random_projection(x, 6, kind="sparse", density=0.02, generator=gen(3)).pow(2).sum().backward()
+    x2 = x.detach().clone().requires_grad_(True)
+    a = sparse_projection_matrix(400, 6, density=0.02, generator=gen(3), dtype=torch.float64)
+    (x2 @ a.T).pow(2).sum().backward()
+    assert x.grad is not None
+    torch.testing.assert_close(x.grad, x2.grad)
+    bad = torch.randn(3, 400)
+    bad[1, 7] = float("nan")
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        random_projection(bad, 4, kind="sparse", density=0.02)
+    bad[1, 7] = float("inf")
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        random_projection(bad, 4, kind="sparse", density=0.02)
+    with pytest.raises(ValueError, match="out_features"):
+        random_projection(torch.randn(3, 400), 0, kind="sparse", density=0.02)
+    with pytest.raises(ValueError, match="density"):
+        random_projection(torch.randn(3, 400), 4, kind="sparse", density=0.0)
+    with pytest.raises(TypeError, match="density"):
+        random_projection(torch.randn(3, 400), 4, kind="sparse", density="auto")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("numel", [1, 7, 16, 33, 1000, 4099])
+def test_finite_by_sum_agrees_with_elementwise_check(dtype: torch.dtype, numel: int) -> None:
+    x = torch.randn(numel, generator=gen(30)).to(dtype)
+    assert check_finite_by_sum(x, "x") is x
+    for pos in {0, numel // 2, numel - 1}:  # first, middle, tail (outside full vector lanes)
+        for bad in (float("nan"), float("inf"), -float("inf")):
+            y = x.clone()
+            y[pos] = bad
+            with pytest.raises(ValueError, match="y contains 1 NaN or infinite"):
+                check_finite_by_sum(y, "y")
+    huge = torch.full((4,), torch.finfo(dtype).max, dtype=dtype)  # the sum overflows: still valid
+    assert check_finite_by_sum(huge, "x") is huge

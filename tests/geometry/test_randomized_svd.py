@@ -10,7 +10,11 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
 
-from kexue.geometry.randomized_svd import randomized_range_finder, randomized_svd
+from kexue.geometry.randomized_svd import (
+    _orthonormal_basis,
+    randomized_range_finder,
+    randomized_svd,
+)
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -113,3 +117,58 @@ def test_bad_input() -> None:
         randomized_svd(torch.ones(3, 3, dtype=torch.int64), 1)
     with pytest.raises(ValueError, match="size"):
         randomized_range_finder(a, 5)
+
+
+# --- CholeskyQR2 between power iterations and its Householder fallback ----------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cholesky_qr_basis_is_orthonormal_and_spans_the_same_range(dtype: torch.dtype) -> None:
+    y = torch.randn(500, 30, dtype=torch.float64, generator=gen(7)).to(dtype)
+    q = _orthonormal_basis(y)
+    q_ref = torch.linalg.qr(y).Q
+    eye = torch.eye(30, dtype=dtype)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(q.mT @ q, eye, rtol=0, atol=tol)
+    torch.testing.assert_close(q @ q.mT, q_ref @ q_ref.mT, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_householder_fallback_for_rank_deficient_and_ill_conditioned(dtype: torch.dtype) -> None:
+    low_rank = torch.randn(200, 4, dtype=torch.float64, generator=gen(8)) @ torch.randn(
+        4, 10, dtype=torch.float64, generator=gen(9)
+    )
+    sigma = 10.0 ** -torch.arange(0, 10, dtype=torch.float64)  # cond 1e9: Cholesky loses it
+    ill = with_spectrum(200, 10, sigma, seed=10)
+    for y in (low_rank.to(dtype), ill.to(dtype)):
+        q = _orthonormal_basis(y)
+        assert torch.isfinite(q).all()
+        eye = torch.eye(10, dtype=dtype)
+        tol = 1e-12 if dtype == torch.float64 else 1e-5
+        torch.testing.assert_close(q.mT @ q, eye, rtol=0, atol=tol)
+        q_ref = torch.linalg.qr(y).Q
+        torch.testing.assert_close(q, q_ref, rtol=0, atol=0)  # the fallback is Householder's
+
+
+def test_fast_path_matches_householder_range_finder() -> None:
+    # The same sketch orthonormalised by Householder QR at every step gives the same subspace.
+    a = with_spectrum(300, 120, torch.logspace(2, -1, 40, dtype=torch.float64), seed=11)
+    q = randomized_range_finder(a, 20, n_iter=3, generator=gen(12))
+    omega = torch.randn(120, 20, dtype=torch.float64, generator=gen(12))
+    q_ref = torch.linalg.qr(a @ omega).Q
+    for _ in range(3):
+        q_ref = torch.linalg.qr(a @ torch.linalg.qr(a.T @ q_ref).Q).Q
+    torch.testing.assert_close(q @ q.T, q_ref @ q_ref.T, rtol=0, atol=1e-12)
+
+
+def test_nan_still_raises_and_batched_fallback() -> None:
+    a = torch.randn(2, 40, 30, dtype=torch.float64, generator=gen(13))
+    a[1, 3, 4] = float("inf")
+    with pytest.raises(ValueError, match="a contains 1 NaN"):
+        randomized_svd(a, 3)
+    # one rank-deficient matrix in a batch sends the whole batch to Householder: still exact
+    b = torch.stack(
+        [with_spectrum(40, 30, torch.tensor([3.0, 2.0, 1.0]).double(), seed=s) for s in (0, 1)]
+    )
+    u, s, v = randomized_svd(b, 3, n_oversamples=5, generator=gen(14))
+    torch.testing.assert_close((u * s.unsqueeze(-2)) @ v.mT, b, rtol=0, atol=1e-10)

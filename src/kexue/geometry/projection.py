@@ -11,6 +11,7 @@ cosine estimator. SimHash lives in :mod:`kexue.geometry.simhash` and randomised 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -26,6 +27,10 @@ __all__ = [
     "random_projection",
     "sparse_projection_matrix",
 ]
+
+# Above it the dense GEMM beats MKL's CSR product (crossover 0.025-0.03 at 2000x5000 -> 500, float32
+# and float64, 1 thread): the CSR kernel does ~30x fewer flop/s than the GEMM.
+_CSR_MAX_DENSITY = 0.025
 
 _REF = (
     "让人惊叹的Johnson-Lindenstrauss引理：理论篇 / 应用篇, https://kexue.fm/archives/8679, "
@@ -264,19 +269,57 @@ def sparse_projection_matrix(
     """
     check_int(in_features, "in_features", 1)
     check_int(out_features, "out_features", 1)
+    s = _check_density(density, in_features)
+    dtype = dtype or torch.get_default_dtype()
+    u, gen_device = _sparse_uniforms(in_features, out_features, generator, dtype)
+    # u < s/2 -> +value, s/2 <= u < s -> -value, else 0 (u == s/2 has probability zero)
+    a = (s / 2 - u).sign_().mul_(u < s).mul_(1.0 / math.sqrt(s * out_features))
+    return a.to(device=device if device is not None else gen_device, dtype=dtype)
+
+
+def _check_density(density: object, in_features: int) -> float:
     s = 1.0 / math.sqrt(in_features) if density is None else density
     if isinstance(s, bool) or not isinstance(s, int | float):
         raise TypeError(f"density must be a real number, got {type(s).__name__}")
     if not 0.0 < s <= 1.0:
         raise ValueError(f"density must lie in (0, 1], got {s}")
-    dtype = dtype or torch.get_default_dtype()
+    return float(s)
+
+
+def _sparse_uniforms(
+    in_features: int, out_features: int, generator: torch.Generator | None, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.device]:
+    # The one draw both forms of the sparse matrix are read from (dense and CSR: same seed, same A).
     gen_device, sample_dtype = _sample_spec(generator, dtype)
     u = torch.rand(
         out_features, in_features, generator=generator, dtype=sample_dtype, device=gen_device
     )
-    # u < s/2 -> +value, s/2 <= u < s -> -value, else 0 (u == s/2 has probability zero)
-    a = (s / 2 - u).sign_().mul_(u < s).mul_(1.0 / math.sqrt(s * out_features))
-    return a.to(device=device if device is not None else gen_device, dtype=dtype)
+    return u, gen_device
+
+
+def _sparse_projection_csr(
+    in_features: int,
+    out_features: int,
+    density: float | None,
+    generator: torch.Generator | None,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """:func:`sparse_projection_matrix` (same draw, same entries) as a CPU CSR tensor."""
+    s = _check_density(density, in_features)
+    u, _ = _sparse_uniforms(in_features, out_features, generator, dtype)
+    rows, cols = torch.nonzero(u < s, as_tuple=True)  # row-major order, as CSR wants
+    values = (s / 2 - u[rows, cols]).sign_().mul_(1.0 / math.sqrt(s * out_features))
+    crow = torch.zeros(out_features + 1, dtype=torch.int64)
+    torch.cumsum(torch.bincount(rows, minlength=out_features), 0, out=crow[1:])
+    with warnings.catch_warnings():  # torch warns once that CSR support is "beta"
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return torch.sparse_csr_tensor(
+            crow,
+            cols,
+            values.to(dtype),
+            size=(out_features, in_features),
+            check_invariants=False,
+        )
 
 
 def _projection_matrix(
@@ -306,12 +349,36 @@ def _projection_matrix(
     raise ValueError(f"kind must be 'gaussian' or 'sparse', got {kind!r}")
 
 
+def _sparse_product_pays(
+    x: torch.Tensor, density: float | None, generator: torch.Generator | None
+) -> bool:
+    # A CSR product beats the dense GEMM once A is sparse enough (measured on 1 CPU thread; see
+    # bench/bench_d3_projection.py); MKL's CSR kernel takes float32/float64 on the CPU only.
+    on_cpu = x.device.type == "cpu" and (generator is None or generator.device.type == "cpu")
+    s = 1.0 / math.sqrt(x.shape[-1]) if density is None else density
+    dense_enough = not isinstance(s, int | float) or isinstance(s, bool) or s > _CSR_MAX_DENSITY
+    return on_cpu and x.dtype in (torch.float32, torch.float64) and not dense_enough
+
+
+def check_finite_by_sum(t: torch.Tensor, name: str) -> torch.Tensor:
+    """:func:`kexue._validate.check_finite` for one reduction's cost (shared helper).
+
+    A NaN or inf makes a sum non-finite and no addition turns it finite again, so a finite sum
+    proves every element finite. ``torch.isfinite(t).all()`` costs ~13x more on a large tensor
+    (several element-wise passes and temporaries); only a non-finite sum — a bad value, or an
+    overflow of finite ones — pays for the element-wise check, which raises as before.
+    """
+    if bool(torch.isfinite(t.detach().sum())):
+        return t
+    return check_finite(t, name)
+
+
 def check_points(x: object, name: str) -> torch.Tensor:
     """Require a non-empty, finite, floating tensor with at least one dimension (shared helper)."""
     t = check_floating(x, name)
     check_ndim(t, name, 1)
     check_nonempty(t, name)
-    return check_finite(t, name)
+    return check_finite_by_sum(t, name)
 
 
 def random_projection(
@@ -337,7 +404,9 @@ def random_projection(
         x: ``(..., in_features)``. Output: ``(..., out_features)``, dtype and device of x.
 
     Returns:
-        The projected points ``x @ A.T``.
+        The projected points ``x @ A.T``. For ``kind="sparse"`` with density <= 0.025 and float32/64
+        CPU input, A is built in CSR form from the same draw and the product costs ~nnz(A) per
+        point instead of a dense GEMM (equal to the dense product up to rounding).
 
     Raises:
         TypeError: when ``x`` is not a floating tensor or ``out_features`` not an int.
@@ -353,6 +422,11 @@ def random_projection(
         torch.Size([5, 64])
     """
     x = check_points(x, "x")
+    if kind == "sparse" and _sparse_product_pays(x, density, generator):
+        check_int(out_features, "out_features", 1)
+        a = _sparse_projection_csr(x.shape[-1], out_features, density, generator, x.dtype)
+        y = x.reshape(-1, x.shape[-1]) @ a.mT  # MKL's CSR product: work ~ nnz(A) per row of x
+        return y.reshape(*x.shape[:-1], out_features)
     a = _projection_matrix(x.shape[-1], out_features, kind, density, generator, x.dtype, x.device)
     return x @ a.T
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty
-from kexue.geometry.projection import check_int
+from kexue._validate import check_floating, check_ndim, check_nonempty
+from kexue.geometry.projection import check_finite_by_sum, check_int
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
 
@@ -22,7 +22,31 @@ def _check_matrix(a: object, name: str) -> torch.Tensor:
     t = check_floating(a, name)
     check_ndim(t, name, 2)
     check_nonempty(t, name)
-    return check_finite(t, name)
+    return check_finite_by_sum(t, name)
+
+
+_CHOLQR_MAX_OFF = 0.1  # largest |Q1^T Q1 - I| entry after the first Cholesky pass we accept
+
+
+def _orthonormal_basis(y: torch.Tensor) -> torch.Tensor:
+    """Orthonormal basis of range(y), (..., M, L) with M >= L, by CholeskyQR2 when that is safe.
+
+    Q = Y R^-1 with R^T R = Y^T Y spans range(Y) as well as Householder's Q does; only its
+    orthogonality suffers, by ~eps cond(Y)^2. A second pass on the nearly orthonormal Q1 restores
+    it to ~eps (Yamamoto et al. 2015), and the second Gram matrix measures Q1's departure from
+    orthonormality, so an ill-conditioned or rank-deficient Y (Cholesky fails, or Q1 is far from
+    orthonormal) falls back to Householder QR. Two GEMMs and two triangular solves cost less than
+    LAPACK's geqrf + orgqr, whose panels run at level-2 BLAS speed.
+    """
+    r1, info = torch.linalg.cholesky_ex(y.mT @ y, upper=True)
+    if bool((info == 0).all()):
+        q1 = torch.linalg.solve_triangular(r1, y, upper=True, left=False)
+        gram = q1.mT @ q1
+        eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+        if bool((gram - eye).abs().amax() <= _CHOLQR_MAX_OFF):  # False for NaN too
+            r2 = torch.linalg.cholesky(gram, upper=True)
+            return torch.linalg.solve_triangular(r2, q1, upper=True, left=False)
+    return torch.linalg.qr(y).Q
 
 
 def _range_finder(
@@ -33,11 +57,12 @@ def _range_finder(
     omega = torch.randn(
         (*a.shape[:-2], a.shape[-1], size), generator=generator, dtype=a.dtype, device=gen_device
     ).to(a.device)  # (..., N, size)
-    q = torch.linalg.qr(a @ omega).Q  # (..., M, size)
+    q = _orthonormal_basis(a @ omega)  # (..., M, size)
     for _ in range(n_iter):
         # Re-orthonormalise after every product: unnormalised powers lose the small directions.
-        z = torch.linalg.qr(a.mT @ q).Q  # (..., N, size)
-        q = torch.linalg.qr(a @ z).Q  # (..., M, size)
+        # (Q^T A)^T, not A^T Q: MKL runs a row-major A ~1.4x faster this way round (1 thread).
+        z = _orthonormal_basis((q.mT @ a).mT)  # (..., N, size)
+        q = _orthonormal_basis(a @ z)  # (..., M, size)
     return q
 
 
@@ -56,7 +81,8 @@ def randomized_range_finder(
 
     $QQ^\top A$ approximates A; without power iterations (q = 0) and with ``size = k + p``,
     $\mathbb E\|A-QQ^\top A\|_F\le(1+k/(p-1))^{1/2}(\sum_{j>k}\sigma_j^2)^{1/2}$ (Halko et al.,
-    Thm. 10.5). Every product is re-orthonormalised by QR.
+    Thm. 10.5). Every product is re-orthonormalised (CholeskyQR2, Householder QR when the
+    product is too ill-conditioned for it).
 
     Args:
         a: matrix (or batch of matrices) to sketch.
