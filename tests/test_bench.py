@@ -30,3 +30,11 @@ def test_bench_a6_taylor_softmax_tiny() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "% of floor" in proc.stdout
     assert (ROOT / "bench" / "results" / "A6.json").read_bytes() == before
+
+
+def test_bench_d3_projection_tiny() -> None:
+    before = (ROOT / "bench" / "results" / "D3.json").read_bytes()
+    proc = _run_tiny("bench.bench_d3_projection")
+    assert proc.returncode == 0, proc.stderr
+    assert "% of floor" in proc.stdout and "torch.svd_lowrank" in proc.stdout
+    assert (ROOT / "bench" / "results" / "D3.json").read_bytes() == before

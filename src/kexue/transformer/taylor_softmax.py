@@ -105,17 +105,6 @@ def _horner(x: torch.Tensor, order: int) -> torch.Tensor:
     return r
 
 
-def _horner_fused(x: torch.Tensor, order: int) -> torch.Tensor:
-    """``f_n(x)`` in one pass per term, no graph (used for gradients; may differ by an ulp)."""
-    if order == 0:
-        return torch.ones_like(x)
-    one = x.new_ones(())
-    r = torch.add(one, x, alpha=1.0 / order)
-    for k in range(order - 1, 0, -1):
-        torch.addcmul(one, x, r, value=1.0 / k, out=r)
-    return r
-
-
 _HORNER_MAX_ORDER = 8  # f_n(|x|)/f_n(x) <= 221 up to here: plain Horner is accurate (and fast)
 
 _Num = Any  # float or tensor: the helpers below use only + - * / so they serve both
@@ -487,10 +476,21 @@ class _TaylorSoftmaxFunction(torch.autograd.Function):
             s = f.sum(dim, keepdim=True)
             dot = (grad * (f / s)).sum(dim, keepdim=True)
             return (grad - dot) * _TaylorExp.apply(x, n - 1) / s, None, None
-        dot = (grad * p).sum(dim, keepdim=True)
-        scaled = torch.addcdiv(-dot / total, grad, total)  # (g - <g, p>) / S in one pass
-        deriv = _horner_fused(x, n - 1) if n - 1 <= _HORNER_MAX_ORDER else _taylor_value(x, n - 1)
-        return scaled.mul_(deriv), None, None
+        # fresh full-size buffers cost page faults, so one scratch buffer serves three roles
+        # (a broadcast operand in a three-operand op like addcmul loses vectorisation: avoided)
+        buf = torch.mul(grad, p)
+        dot = buf.sum(dim, keepdim=True)
+        h = torch.sub(grad, dot, out=buf).div_(total)  # (g - <g, p>) / S
+        m = n - 1
+        if m > _HORNER_MAX_ORDER:
+            return h.mul_(_taylor_value(x, m)), None, None
+        if m == 1:  # h f_1(x) = h + x h
+            return h.addcmul_(x, h), None, None
+        # h f_m(x) by Horner carried on h: s_k = h + (x / k) s_{k+1}, s_m = h + (x / m) h
+        out = torch.addcmul(h, x, h, value=1.0 / m)
+        for k in range(m - 1, 0, -1):
+            torch.addcmul(h, x, out, value=1.0 / k, out=out)
+        return out, None, None
 
 
 def _direct(
