@@ -40,12 +40,14 @@ def _orthonormal_basis(y: torch.Tensor) -> torch.Tensor:
     """
     r1, info = torch.linalg.cholesky_ex(y.mT @ y, upper=True)
     if bool((info == 0).all()):
-        q1 = torch.linalg.solve_triangular(r1, y, upper=True, left=False)
+        eye = torch.eye(y.shape[-1], dtype=y.dtype, device=y.device)
+        # Y @ R^-1 as a GEMM with the small inverse: a triangular solve against the tall Y costs
+        # more in the copies torch makes for LAPACK's layout than in the solve itself.
+        q1 = y @ torch.linalg.solve_triangular(r1, eye, upper=True)
         gram = q1.mT @ q1
-        eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
         if bool((gram - eye).abs().amax() <= _CHOLQR_MAX_OFF):  # False for NaN too
             r2 = torch.linalg.cholesky(gram, upper=True)
-            return torch.linalg.solve_triangular(r2, q1, upper=True, left=False)
+            return q1 @ torch.linalg.solve_triangular(r2, eye, upper=True)
     return torch.linalg.qr(y).Q
 
 
