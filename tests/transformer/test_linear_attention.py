@@ -8,9 +8,9 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from kexue.transformer.linear_attention import linear_attention
+from tests.dispatch_probe import MaxNumel
 
 D64 = torch.float64
 
@@ -176,25 +176,12 @@ def test_laws(n: int, m: int, dv: int, chunk: int, causal: bool, seed: int) -> N
         torch.testing.assert_close(perm, out, rtol=1e-10, atol=1e-12)
 
 
-class _MaxNumel(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.max_numel = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        out = func(*args, **(kwargs or {}))
-        for t in out if isinstance(out, tuple | list) else (out,):
-            if isinstance(t, torch.Tensor):
-                self.max_numel = max(self.max_numel, t.numel())
-        return out
-
-
 @pytest.mark.parametrize("causal", [False, True])
 def test_never_materialises_n_by_n(causal: bool) -> None:
     n, m, dv, chunk = 2048, 16, 8, 32
     fq, fk = torch.rand(1, n, m), torch.rand(1, n, m)
     v = torch.randn(1, n, dv)
-    with _MaxNumel() as probe:
+    with MaxNumel() as probe:
         linear_attention(fq, fk, v, causal=causal, chunk_size=chunk)
     bound = max(n * chunk, n * m, n * (dv + 1), (n // chunk) * m * (dv + 1))
     assert probe.max_numel <= bound < n * n // 32, probe.max_numel

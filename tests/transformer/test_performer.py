@@ -15,7 +15,6 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from kexue.transformer.attention import softmax_attention
 from kexue.transformer.bert import BertConfig, BertModel
@@ -25,6 +24,7 @@ from kexue.transformer.random_features import (
     gaussian_orthogonal_random_matrix,
     positive_random_features,
 )
+from tests.dispatch_probe import MaxNumel
 
 D64 = torch.float64
 
@@ -200,25 +200,12 @@ def test_half_inputs(dtype: torch.dtype) -> None:
     torch.testing.assert_close(out.float(), ref, atol=0.05, rtol=0.05)
 
 
-class _MaxNumel(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.max_numel = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        out = func(*args, **(kwargs or {}))
-        for t in out if isinstance(out, tuple | list) else (out,):
-            if isinstance(t, torch.Tensor):
-                self.max_numel = max(self.max_numel, t.numel())
-        return out
-
-
 @pytest.mark.parametrize("causal", [False, True])
 def test_never_materialises_n_by_n(causal: bool) -> None:
     n, m, d = 2048, 64, 16
     q, k, v = (torch.randn(1, 1, n, d) for _ in range(3))
     w = gaussian_orthogonal_random_matrix(m, d)
-    with _MaxNumel() as probe:
+    with MaxNumel() as probe:
         favor_attention(q, k, v, w, causal=causal, chunk_size=64)
     assert probe.max_numel <= 2 * n * m < n * n // 4, probe.max_numel
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from kexue._validate import check_floating, check_ndim, check_nonempty
-from kexue.geometry.psd import check_finite_fast, check_symmetric
+from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty
+from kexue.geometry.psd import check_symmetric
 
 _BLOCK_ELEMENTS = 2**18  # covariance entries per block (2 MiB in float64)
 
@@ -60,7 +60,7 @@ def _check_values(
     """
     for i, (t, name) in enumerate(zip(args, names, strict=True)):
         if not i % 2 or diagonal:
-            check_finite_fast(t, name)
+            check_finite(t, name)
         if i % 2 and diagonal:
             if bool((t <= 0 if positive else t < 0).any()):
                 raise ValueError(

@@ -41,12 +41,6 @@ def psd_tol(dtype: torch.dtype) -> float:
     return math.sqrt(torch.finfo(dtype).eps)
 
 
-def check_finite_fast(x: Tensor, name: str) -> None:
-    """:func:`kexue._validate.check_finite` behind a one-pass test: a NaN/inf makes the sum non-finite."""
-    if not bool(torch.isfinite(x.sum())):
-        check_finite(x, name)  # raises unless the sum merely overflowed
-
-
 def check_symmetric(cov: Tensor, name: str) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``cov`` is finite and symmetric up to rounding.
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from kexue._validate import check_floating, check_ndim, check_nonempty
-from kexue.geometry.projection import check_finite_by_sum, check_int
+from kexue._validate import check_finite, check_floating, check_ndim, check_nonempty
+from kexue.geometry.projection import check_int
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
 
@@ -22,7 +22,7 @@ def _check_matrix(a: object, name: str) -> torch.Tensor:
     t = check_floating(a, name)
     check_ndim(t, name, 2)
     check_nonempty(t, name)
-    return check_finite_by_sum(t, name)
+    return check_finite(t, name)
 
 
 _CHOLQR_MAX_OFF = 0.1  # largest |Q1^T Q1 - I| entry after the first Cholesky pass we accept
