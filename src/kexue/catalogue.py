@@ -529,6 +529,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "With stop-gradient the fast predictor zeroes the shared gradient factor before the encoder collapses (toy: θ → 0.806 vs θ → 0 without)."
         ),
+        article_figure=(
+            "figures only: the toy's trajectories from (φ, θ) = (0.6, 0.1) with and without the stop-gradient (no numbers)"
+        ),
+        modules=("kexue.losses.simsiam", "kexue.stats.collapse"),
     ),
     Technique(
         id="F4",

@@ -78,6 +78,11 @@ from kexue.losses.multitask import (
     uncertainty_weighted_sum,
     weighted_sum,
 )
+from kexue.losses.simsiam import (
+    SimSiamLoss,
+    negative_cosine_similarity,
+    simsiam_loss,
+)
 from kexue.losses.weissi import (
     WEISSIRegularizer,
     l2_penalty,
@@ -100,6 +105,7 @@ __all__ = [
     "MultilabelCrossEntropy",
     "ParameterGradientPenalty",
     "SigmoidFocalLoss",
+    "SimSiamLoss",
     "SoftenedTruncationLoss",
     "SoftmaxFocalLoss",
     "SparseMultilabelCrossEntropy",
@@ -132,12 +138,14 @@ __all__ = [
     "multilabel_categorical_crossentropy",
     "multilabel_predict",
     "multilabel_probabilities",
+    "negative_cosine_similarity",
     "normalized_sum",
     "parameter_gradient_penalty",
     "realtime_normalized_sum",
     "rescale_layers",
     "score_penalty",
     "sigmoid_focal_loss",
+    "simsiam_loss",
     "smooth_accuracy",
     "smooth_f1",
     "softened_truncation_loss",
