@@ -484,6 +484,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "The rotating rope's shape follows from a variational principle (catenary at ω = 0, elliptic integrals at g = 0); kexue corrects the snippet's swapped ODE and the g = 0 form."
         ),
+        article_figure=(
+            "no numerical table; figures only: a spinning-pole rope curve (ω = 2, g = 3, C1 = 0, x0 = 1, y0 = 0, s in [0, 0.5], RK23 with step 1e-4) and a both-ends-fixed curve with C1 = 1"
+        ),
+        modules=("kexue.models.rope_curve",),
     ),
     Technique(
         id="E5",

@@ -9,9 +9,25 @@ from kexue.models.analytic_classifier import (
     SingularCovarianceWarning,
     analytic_softmax_regression,
 )
+from kexue.models.rope_curve import (
+    RopeShape,
+    Troposkein,
+    catenary,
+    euler_lagrange_residuals,
+    rope_bvp,
+    spinning_rope,
+    troposkein,
+)
 
 __all__ = [
     "AnalyticLogisticRegression",
+    "RopeShape",
     "SingularCovarianceWarning",
+    "Troposkein",
     "analytic_softmax_regression",
+    "catenary",
+    "euler_lagrange_residuals",
+    "rope_bvp",
+    "spinning_rope",
+    "troposkein",
 ]
