@@ -338,7 +338,17 @@ TECHNIQUES: tuple[Technique, ...] = (
         article="“让Keras更酷一些！”：小众的自定义优化器",
         article_ids=(5879,),
         claim=(
-            "Accumulating k micro-batch gradients equals one big-batch step (batch 1 × 100 ≈ batch 100 on MNIST); Lookahead, lazy, AdaFactor, EMA, … compose as wrappers."
+            "Accumulating k micro-batch gradients equals one big-batch step (batch 1 × 100 ≈ batch 100 on MNIST); Lookahead, lazy row updates and the piecewise-linear schedule compose as wrappers around any torch optimiser."
+        ),
+        article_figure=(
+            "MNIST MLP 512-512 (dropout 0.2), batch 1: Adam's train loss hovers ≈ 0.4 and rises, validation accuracy never above 97 %; AccumOptimizer(Adam(), 100): train loss ≈ 0.02, validation accuracy above 98 %, like Adam at batch 100; BERT fine-tuning: Adam batch 12 70.33 % vs accumulation ×10 71.00 %"
+        ),
+        modules=(
+            "kexue.optim.accumulation",
+            "kexue.optim.lookahead",
+            "kexue.optim.lazy",
+            "kexue.optim.param_groups",
+            "kexue.optim.schedules",
         ),
     ),
     Technique(

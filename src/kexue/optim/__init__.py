@@ -1,0 +1,33 @@
+"""Optimisation: wrappers around torch.optim optimisers, gradient clipping, estimators and optimiser dynamics.
+
+Every public name is re-exported here flat (``from kexue.optim import ...``); each is defined in
+one module of this package.
+"""
+
+from kexue.optim.accumulation import (
+    GradientAccumulation,
+)
+from kexue.optim.lazy import (
+    LazyRows,
+)
+from kexue.optim.lookahead import (
+    Lookahead,
+)
+from kexue.optim.param_groups import (
+    layer_lr_factors,
+    param_groups,
+)
+from kexue.optim.schedules import (
+    PiecewiseLinearLR,
+    piecewise_linear,
+)
+
+__all__ = [
+    "GradientAccumulation",
+    "LazyRows",
+    "Lookahead",
+    "PiecewiseLinearLR",
+    "layer_lr_factors",
+    "param_groups",
+    "piecewise_linear",
+]
