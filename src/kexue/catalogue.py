@@ -556,6 +556,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "A model trained by gradient flow equals its initial function plus a path-kernel expansion over the training points."
         ),
+        article_figure=(
+            "no experiment; the claim is the identity itself (after Domingos 2020: every model learned by gradient descent is approximately a kernel machine)"
+        ),
+        modules=("kexue.models.path_kernel",),
     ),
 )
 

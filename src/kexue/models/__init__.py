@@ -9,6 +9,11 @@ from kexue.models.analytic_classifier import (
     SingularCovarianceWarning,
     analytic_softmax_regression,
 )
+from kexue.models.path_kernel import (
+    PathKernelFit,
+    gradient_descent_path_kernel,
+    tangent_kernel,
+)
 from kexue.models.rope_curve import (
     RopeShape,
     Troposkein,
@@ -21,13 +26,16 @@ from kexue.models.rope_curve import (
 
 __all__ = [
     "AnalyticLogisticRegression",
+    "PathKernelFit",
     "RopeShape",
     "SingularCovarianceWarning",
     "Troposkein",
     "analytic_softmax_regression",
     "catenary",
     "euler_lagrange_residuals",
+    "gradient_descent_path_kernel",
     "rope_bvp",
     "spinning_rope",
+    "tangent_kernel",
     "troposkein",
 ]
