@@ -5,6 +5,7 @@ Subpackages are imported lazily, so ``import kexue`` (and ``kexue list``) does n
 - :mod:`kexue.transformer` — the attention / position / BERT family
 - :mod:`kexue.nn` — generic layers (smooth activations, initialisation, bottleneck)
 - :mod:`kexue.losses` — losses and regularisers
+- :mod:`kexue.optim` — wrappers around torch optimisers, clipping, estimators, optimiser dynamics
 - :mod:`kexue.geometry` — distances between distributions, projections, transport
 - :mod:`kexue.stats` — transformations of probability distributions
 - :mod:`kexue.models` — scikit-learn-style estimators and trainable systems
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 _SUBPACKAGES = (
     "nn",
     "losses",
+    "optim",
     "geometry",
     "stats",
     "models",
