@@ -25,6 +25,18 @@ from kexue.data.locate import (
 from kexue.data.math23k import MATH23K_SPLITS, WordProblem, load_math23k, parse_concatenated_json
 from kexue.data.stsb import SPLITS, StsbSplit, load_stsb, stsb_sentences
 from kexue.data.stsb_zh import SPLITS_ZH, load_stsb_zh
+from kexue.data.word_problem_normalise import (
+    NormalisationReport,
+    NormalisedProblem,
+    SlottedProblem,
+    literal_constants,
+    normalise_answer,
+    normalise_equation,
+    normalise_problems,
+    normalise_text,
+    remove_redundant_brackets,
+    slot_numbers,
+)
 from kexue.data.wordnet import load_wordnet_lexnames
 from kexue.data.wordsim_zh import WORDSIM_ZH_SETS, WordPairs, load_wordsim_zh
 
@@ -40,12 +52,16 @@ __all__ = [
     "Analogy",
     "DataNotFoundError",
     "MissingDataError",
+    "NormalisationReport",
+    "NormalisedProblem",
+    "SlottedProblem",
     "Source",
     "StsbSplit",
     "WordPairs",
     "WordProblem",
     "data_file",
     "debian_file",
+    "literal_constants",
     "load_ape210k",
     "load_ca8",
     "load_fashion_mnist",
@@ -54,10 +70,16 @@ __all__ = [
     "load_stsb_zh",
     "load_wordnet_lexnames",
     "load_wordsim_zh",
+    "normalise_answer",
+    "normalise_equation",
+    "normalise_problems",
+    "normalise_text",
     "package_file",
     "parse_concatenated_json",
     "read_text",
+    "remove_redundant_brackets",
     "shipped_dir",
+    "slot_numbers",
     "source_path",
     "stsb_sentences",
     "verify_checksums",
