@@ -441,6 +441,13 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "WRD (norm as mass, cosine cost) is a bounded, better similarity than WMD; both are transport LPs with cheap lower bounds."
         ),
+        article_figure=(
+            "no numeric evaluation in the post: qualitative claims only (WMD is a smooth edit "
+            "distance; WRD fixes WMD's Euclidean cost and unbounded range, WRD in [0, 2]; the "
+            "centroid and Jensen lower bounds); the WRD paper reports WRD > WMD on STS (numbers "
+            "not transcribed)"
+        ),
+        modules=("kexue.geometry.transport", "kexue.geometry.transport_search"),
     ),
     Technique(
         id="D5",
