@@ -368,6 +368,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "The zeroth-order gradient of argmax accuracy equals, to first order, the policy gradient $\\mathbb E\\sum_yr\\,\\nabla p_\\theta(y\\mid x)$."
         ),
+        article_figure=(
+            "no experiments (derivation only); reference run on wine (linear softmax, 39 parameters, random start): cos(ZO, PG) = 0.98–0.99 at ε = 0.2, τ = 0.3 with 2k–5k samples; the baseline cuts the per-sample second moment 3–4.5×"
+        ),
+        modules=("kexue.optim.zeroth_order",),
     ),
     Technique(
         id="C4",

@@ -21,13 +21,21 @@ from kexue.optim.schedules import (
     PiecewiseLinearLR,
     piecewise_linear,
 )
+from kexue.optim.zeroth_order import (
+    GradientEstimate,
+    policy_gradient,
+    zeroth_order_gradient,
+)
 
 __all__ = [
     "GradientAccumulation",
+    "GradientEstimate",
     "LazyRows",
     "Lookahead",
     "PiecewiseLinearLR",
     "layer_lr_factors",
     "param_groups",
     "piecewise_linear",
+    "policy_gradient",
+    "zeroth_order_gradient",
 ]
