@@ -551,6 +551,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "tanh bounds the simple-RNN step Jacobian; the LSTM's factor ≈ the forget gate (no explosion); the GRU is less stable."
         ),
+        article_figure=(
+            "analytic only (no experiments): the derivative formulas, tanh's saturation bound, the forget gate as the LSTM's factor"
+        ),
+        modules=("kexue.nn.rnn_gradients",),
     ),
     Technique(
         id="F3",

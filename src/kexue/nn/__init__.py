@@ -1,4 +1,5 @@
-"""Generic layers: smooth activations, initialisation, the variational information bottleneck.
+"""Generic layers and diagnostics: smooth activations, initialisation, the variational bottleneck,
+ODE-solver cells, RNN gradient diagnostics.
 
 Every public name is re-exported here flat (``from kexue.nn import ...``); each is defined in
 one module of this package.
@@ -15,6 +16,11 @@ from kexue.nn.init import (
     trunc_normal_,
     trunc_normal_correction,
     truncated_normal_variance,
+)
+from kexue.nn.rnn_gradients import (
+    StateJacobianProfile,
+    loss_gradient_profile,
+    state_jacobian_profile,
 )
 from kexue.nn.smooth import (
     SmoothLeakyReLU,
@@ -33,9 +39,11 @@ from kexue.nn.smooth import (
 __all__ = [
     "SmoothLeakyReLU",
     "SmoothReLU",
+    "StateJacobianProfile",
     "VariationalBottleneck",
     "gaussian_kl_standard_normal",
     "gaussian_second_moment",
+    "loss_gradient_profile",
     "reparameterize",
     "smooth_abs",
     "smooth_clip",
@@ -46,6 +54,7 @@ __all__ = [
     "smooth_relu",
     "smooth_sign",
     "smooth_step",
+    "state_jacobian_profile",
     "trunc_normal",
     "trunc_normal_",
     "trunc_normal_correction",
