@@ -188,6 +188,7 @@ def test_limits_are_arguments() -> None:
         evaluate("1+1", max_length=2)
     with pytest.raises(ValueError, match="max_depth"):
         evaluate("1", max_depth=0)
+    assert evaluate("(" * 100 + "1" + ")" * 100, max_depth=100) == 1  # the largest depth allowed
     with pytest.raises(ValueError, match="max_bits"):
         evaluate("1", max_bits=True)
     with pytest.raises(TypeError, match="expression"):

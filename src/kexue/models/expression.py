@@ -314,7 +314,7 @@ def parse_expression(
     Args:
         expression: the text, e.g. ``"(11-1)*2"`` or ``"N0*(1-N1)"``.
         max_length: the longest text accepted (characters).
-        max_depth: the deepest nesting of brackets, signs and powers accepted.
+        max_depth: the deepest nesting of brackets, signs and powers accepted (at most 100).
 
     Raises:
         TypeError: ``expression`` is not a string.
@@ -330,11 +330,14 @@ def parse_expression(
     if not isinstance(expression, str):
         raise TypeError(f"expression must be a str, got {type(expression).__name__}")
     max_length = _check_limit(max_length, "max_length", 10**6)
-    max_depth = _check_limit(max_depth, "max_depth", 128)
+    max_depth = _check_limit(max_depth, "max_depth", 100)
     if len(expression) > max_length:
         raise ExpressionLimitError(f"expression longer than max_length={max_length}")
     parser = _Parser(_tokenise(expression), max_depth)
-    node = parser.chain("sum")
+    try:
+        node = parser.chain("sum")
+    except RecursionError:  # only when called from an already very deep stack
+        raise ExpressionLimitError("nesting too deep for the interpreter's stack") from None
     if parser.peek() != "end":
         raise ExpressionSyntaxError(
             f"unexpected {parser.tokens[parser.pos][1]!r} at {parser.where()}"
@@ -480,7 +483,10 @@ def evaluate_node(
     """
     max_exponent = _check_limit(max_exponent, "max_exponent", 10**6)
     max_bits = _check_limit(max_bits, "max_bits", 10**6)
-    return _Evaluator(slots, max_exponent, max_bits).value(node)
+    try:
+        return _Evaluator(slots, max_exponent, max_bits).value(node)
+    except RecursionError:
+        raise ExpressionLimitError("nesting too deep for the interpreter's stack") from None
 
 
 def evaluate(
