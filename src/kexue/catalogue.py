@@ -341,7 +341,7 @@ TECHNIQUES: tuple[Technique, ...] = (
             "Accumulating k micro-batch gradients equals one big-batch step (batch 1 × 100 ≈ batch 100 on MNIST); Lookahead, lazy row updates and the piecewise-linear schedule compose as wrappers around any torch optimiser."
         ),
         article_figure=(
-            "MNIST MLP 512-512 (dropout 0.2), batch 1: Adam's train loss hovers ≈ 0.4 and rises, validation accuracy never above 97 %; AccumOptimizer(Adam(), 100): train loss ≈ 0.02, validation accuracy above 98 %, like Adam at batch 100; BERT fine-tuning: Adam batch 12 70.33 % vs accumulation ×10 71.00 %"
+            "MNIST MLP 512-512 (dropout 0.2), batch 1: Adam's train loss hovers ≈ 0.4 and rises, validation accuracy never above 97 %; AccumOptimizer(Adam(), 100): train loss ≈ 0.02, validation accuracy above 98 %, like Adam at batch 100; BERT fine-tuning: Adam batch 12 70.33 % vs accumulation ×10 71.00 %; reference run (load_digits, 4 epochs, Adam lr 5e-3): test accuracy 0.943 ± 0.005 (batch 1 × 100, 2 seeds) vs 0.936 ± 0.013 (batch 100, 4 seeds), plain batch 1 0.942 with an update-loss std 18.6× larger; dropout-free float64 parameters equal to 1.1e-14 (relative); activations saved for backward 99.9× smaller at batch 1"
         ),
         modules=(
             "kexue.optim.accumulation",

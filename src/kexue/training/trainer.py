@@ -225,6 +225,8 @@ class Trainer:
                 p.epoch, p.samples_in_epoch = p.epoch + 1, 0
         if bar is not None:
             bar.close()
+        if self.rank == 0 and self.losses:
+            log.info("trained %d updates, last loss %.4g", p.updates, self.losses[-1])
 
     def _after_update(self, final: bool) -> None:
         n = self.progress.updates
@@ -235,7 +237,7 @@ class Trainer:
             self.net.train()
             self.history.append({"update": n, "epoch": self.progress.epoch, **metrics})
             if self.rank == 0:
-                log.info("update %d: %s", n, metrics)
+                log.debug("update %d: %s", n, metrics)
         if self.checkpoint is not None and (
             final or (self.checkpoint_every and n % self.checkpoint_every == 0)
         ):
