@@ -28,7 +28,6 @@ Reference: 苏剑林, 用时间换取效果：Keras梯度累积优化器, https:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -95,13 +94,17 @@ class GradientAccumulation(OptimizerWrapper):
             return model.no_sync()  # type: ignore[operator]
         return contextlib.nullcontext()
 
-    def _grads(self) -> Iterator[tuple[int, torch.Tensor]]:
-        i = 0
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    yield i, p.grad
-                i += 1
+    def _grads(self) -> list[torch.Tensor]:
+        return [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+
+    def _nonfinite(self, grads: list[torch.Tensor]) -> list[int]:
+        """Indices (among parameters with gradients) of non-finite gradients; one sync if none."""
+        if not grads:
+            return []
+        sums = torch.stack([g.sum(dtype=torch.float64).to(grads[0].device) for g in grads])
+        if bool(torch.isfinite(sums).all()):  # a NaN/inf makes its sum non-finite
+            return []
+        return [i for i, g in enumerate(grads) if not bool(torch.isfinite(g).all())]
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -115,17 +118,15 @@ class GradientAccumulation(OptimizerWrapper):
         if self.micro_step < self.steps:
             return None
         self.micro_step = 0
-        bad = []
-        for i, g in self._grads():
-            if self.steps > 1:
-                g.div_(self.steps)
-            if not bool(torch.isfinite(g.sum())) and not bool(torch.isfinite(g).all()):
-                bad.append(i)
+        grads = self._grads()
+        if self.steps > 1 and grads:
+            torch._foreach_div_(grads, self.steps)
+        bad = self._nonfinite(grads)
         if bad:
             if self.nonfinite == "raise":
                 raise FloatingPointError(
-                    f"the accumulated gradient of parameter(s) {bad} (index in param_groups "
-                    "order) has NaN/inf values; pass nonfinite='skip' to skip such updates"
+                    f"the accumulated gradient of parameter(s) {bad} (index among the parameters "
+                    "with gradients) has NaN/inf values; pass nonfinite='skip' to skip such updates"
                 )
             self.skipped += 1
             self.optimizer.zero_grad()

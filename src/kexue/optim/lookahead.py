@@ -63,9 +63,9 @@ class Lookahead(OptimizerWrapper):
     @torch.no_grad()
     def sync(self) -> None:
         r"""φ ← φ + α(θ − φ); θ ← φ (called every k steps by :meth:`step`)."""
-        for p, slow in zip(self._params(), self.slow, strict=True):
-            slow.add_(p.detach() - slow, alpha=self.alpha)
-            p.copy_(slow)
+        params = self._params()
+        torch._foreach_lerp_(self.slow, params, self.alpha)
+        torch._foreach_copy_(params, self.slow)
 
     def step(self, closure: Any = None) -> Any:
         """One fast step of the inner optimiser; a slow-weight sync on every k-th."""
