@@ -112,3 +112,14 @@ def test_bad_input() -> None:
         Trainer(model, opt, loss_fn, make_data(), batch_size=2, accumulation_steps=0)
     with pytest.raises(TypeError, match="optimizer"):
         Trainer(model, "sgd", loss_fn, make_data(), batch_size=2)  # type: ignore[arg-type]
+
+
+def test_grad_scaler_path_matches_and_round_trips(tmp_path: Path) -> None:
+    plain = make_trainer(4, 3).fit(4)
+    scaled = make_trainer(4, 3, scaler=torch.amp.GradScaler("cpu", init_scale=2.0**10)).fit(4)
+    assert scaled.losses == pytest.approx(plain.losses, rel=1e-12)
+    scaled.save(tmp_path / "s.pt")
+    resumed = make_trainer(4, 3, scaler=torch.amp.GradScaler("cpu")).load(tmp_path / "s.pt")
+    assert resumed.scaler is not None and resumed.scaler.get_scale() == 2.0**10
+    with pytest.raises(ValueError, match="scaler"):
+        make_trainer(4, 3).load(tmp_path / "s.pt")
