@@ -496,6 +496,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "An Euler-step RNN cell solves an ODE; backprop through it fits a competition model's 6 parameters to 7 observations."
         ),
+        article_figure=(
+            "figures only, no parameter table: the RNN's forward pass reproduces the competition curves, and the curve fitted (Adam lr 1e-4, 10 000 epochs, step 1) to the 7 observations is shown against them"
+        ),
+        modules=("kexue.models.ode_fit", "kexue.nn.ode_cells"),
     ),
     Technique(
         id="E4",

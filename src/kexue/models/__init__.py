@@ -32,6 +32,12 @@ from kexue.models.expression import (
     format_expression,
     parse_expression,
 )
+from kexue.models.ode_fit import (
+    ODEFit,
+    competition_rhs,
+    fit_ode,
+    lotka_volterra_rhs,
+)
 from kexue.models.path_kernel import (
     PathKernelFit,
     gradient_descent_path_kernel,
@@ -61,6 +67,7 @@ __all__ = [
     "ExpressionNode",
     "ExpressionSyntaxError",
     "NumberNode",
+    "ODEFit",
     "PathKernelFit",
     "PercentNode",
     "PowerNode",
@@ -72,11 +79,14 @@ __all__ = [
     "analytic_softmax_regression",
     "answers_equal",
     "catenary",
+    "competition_rhs",
     "euler_lagrange_residuals",
     "evaluate",
     "evaluate_node",
+    "fit_ode",
     "format_expression",
     "gradient_descent_path_kernel",
+    "lotka_volterra_rhs",
     "parse_expression",
     "rope_bvp",
     "spinning_rope",

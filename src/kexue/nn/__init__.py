@@ -1,5 +1,5 @@
 """Generic layers and diagnostics: smooth activations, initialisation, the variational bottleneck,
-ODE-solver cells, RNN gradient diagnostics.
+ODE-solver cells, RNN gradient diagnostics, loss-landscape smoothness probes.
 
 Every public name is re-exported here flat (``from kexue.nn import ...``); each is defined in
 one module of this package.
@@ -16,6 +16,13 @@ from kexue.nn.init import (
     trunc_normal_,
     trunc_normal_correction,
     truncated_normal_variance,
+)
+from kexue.nn.ode_cells import (
+    EulerCell,
+    MidpointCell,
+    ODESolverRNN,
+    RK4Cell,
+    integrate_fixed_step,
 )
 from kexue.nn.rnn_gradients import (
     StateJacobianProfile,
@@ -37,12 +44,17 @@ from kexue.nn.smooth import (
 )
 
 __all__ = [
+    "EulerCell",
+    "MidpointCell",
+    "ODESolverRNN",
+    "RK4Cell",
     "SmoothLeakyReLU",
     "SmoothReLU",
     "StateJacobianProfile",
     "VariationalBottleneck",
     "gaussian_kl_standard_normal",
     "gaussian_second_moment",
+    "integrate_fixed_step",
     "loss_gradient_profile",
     "reparameterize",
     "smooth_abs",
