@@ -546,6 +546,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Centring and standardising layer inputs lowers the gradient-Lipschitz constant, allowing larger learning rates."
         ),
+        article_figure=(
+            "qualitative only (no experiments): centring lowers the gradient-Lipschitz constant, standardising synchronises layers, BN allows larger learning rates"
+        ),
+        modules=("kexue.nn.landscape",),
     ),
     Technique(
         id="F2",

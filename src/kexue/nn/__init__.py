@@ -17,6 +17,11 @@ from kexue.nn.init import (
     trunc_normal_correction,
     truncated_normal_variance,
 )
+from kexue.nn.landscape import (
+    Smoothness,
+    effective_smoothness,
+    hessian_max_eigenvalue,
+)
 from kexue.nn.ode_cells import (
     EulerCell,
     MidpointCell,
@@ -50,10 +55,13 @@ __all__ = [
     "RK4Cell",
     "SmoothLeakyReLU",
     "SmoothReLU",
+    "Smoothness",
     "StateJacobianProfile",
     "VariationalBottleneck",
+    "effective_smoothness",
     "gaussian_kl_standard_normal",
     "gaussian_second_moment",
+    "hessian_max_eigenvalue",
     "integrate_fixed_step",
     "loss_gradient_profile",
     "reparameterize",
