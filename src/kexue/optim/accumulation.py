@@ -37,7 +37,7 @@ from kexue.optim._wrapper import OptimizerWrapper, check_steps
 
 __all__ = ["GradientAccumulation"]
 
-NONFINITE = ("raise", "skip")
+NONFINITE = ("raise", "skip", "off")
 
 
 class GradientAccumulation(OptimizerWrapper):
@@ -57,7 +57,9 @@ class GradientAccumulation(OptimizerWrapper):
         steps: micro-batches per update k (``1`` = the bare optimiser).
         nonfinite: a NaN/inf in the averaged gradient ``"raise"`` (``FloatingPointError`` naming
             the parameter) or ``"skip"`` the update, discard the gradients and count it in
-            :attr:`skipped`. Never a silent non-finite update.
+            :attr:`skipped`; ``"off"`` does not look (one read of every gradient less per update)
+            — for use with ``torch.amp.GradScaler``, whose ``step`` skips non-finite updates
+            itself, or when NaN parameters are an acceptable signal.
 
     Attributes:
         updates: inner optimiser steps taken; skipped: updates skipped for non-finite gradients.
@@ -101,8 +103,10 @@ class GradientAccumulation(OptimizerWrapper):
         """Indices (among parameters with gradients) of non-finite gradients; one sync if none."""
         if not grads:
             return []
-        sums = torch.stack([g.sum(dtype=torch.float64).to(grads[0].device) for g in grads])
-        if bool(torch.isfinite(sums).all()):  # a NaN/inf makes its sum non-finite
+        # a NaN/inf makes its sum non-finite; an overflowing sum only sends us to the exact scan
+        half = (torch.float16, torch.bfloat16)
+        sums = [g.sum(dtype=torch.float32 if g.dtype in half else None) for g in grads]
+        if bool(torch.isfinite(torch.stack([s.double().to(sums[0].device) for s in sums])).all()):
             return []
         return [i for i, g in enumerate(grads) if not bool(torch.isfinite(g).all())]
 
@@ -121,7 +125,7 @@ class GradientAccumulation(OptimizerWrapper):
         grads = self._grads()
         if self.steps > 1 and grads:
             torch._foreach_div_(grads, self.steps)
-        bad = self._nonfinite(grads)
+        bad = [] if self.nonfinite == "off" else self._nonfinite(grads)
         if bad:
             if self.nonfinite == "raise":
                 raise FloatingPointError(

@@ -121,7 +121,8 @@ class Trainer:
         if isinstance(optimizer, GradientAccumulation):
             self.optimizer = optimizer
         else:
-            self.optimizer = GradientAccumulation(optimizer, accumulation_steps)
+            check = "off" if scaler is not None else "raise"  # the scaler skips inf steps itself
+            self.optimizer = GradientAccumulation(optimizer, accumulation_steps, nonfinite=check)
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
