@@ -359,6 +359,10 @@ TECHNIQUES: tuple[Technique, ...] = (
         claim=(
             "Under (L0, L1)-smoothness the optimal step is soft clipping $\\gamma/(\\|g\\|+\\gamma)$ with $\\gamma=L_0/L_1$, so clipped GD makes progress every step."
         ),
+        article_figure=(
+            "no experiments (derivation only); the cited paper (Zhang et al., ICLR 2020) shows local smoothness rising roughly linearly with the gradient norm along AWD-LSTM training on PTB, and proves clipped GD converges faster than fixed-step GD under (L0, L1)-smoothness"
+        ),
+        modules=("kexue.optim.clipping",),
     ),
     Technique(
         id="C3",

@@ -7,6 +7,13 @@ one module of this package.
 from kexue.optim.accumulation import (
     GradientAccumulation,
 )
+from kexue.optim.clipping import (
+    CLIP_MODES,
+    GradientClipper,
+    clip_coefficient,
+    clip_grad_norm_,
+    clip_gradients,
+)
 from kexue.optim.lazy import (
     LazyRows,
 )
@@ -28,11 +35,16 @@ from kexue.optim.zeroth_order import (
 )
 
 __all__ = [
+    "CLIP_MODES",
     "GradientAccumulation",
+    "GradientClipper",
     "GradientEstimate",
     "LazyRows",
     "Lookahead",
     "PiecewiseLinearLR",
+    "clip_coefficient",
+    "clip_grad_norm_",
+    "clip_gradients",
     "layer_lr_factors",
     "param_groups",
     "piecewise_linear",
