@@ -422,6 +422,7 @@ TECHNIQUES: tuple[Technique, ...] = (
         modules=(
             "kexue.geometry.gaussian",
             "kexue.geometry.psd",
+            "kexue.geometry.gaussian_pairwise",
         ),
     ),
     Technique(

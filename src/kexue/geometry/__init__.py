@@ -13,6 +13,11 @@ from kexue.geometry.gaussian import (
     kl_divergence_gaussian,
     wasserstein2_gaussian,
 )
+from kexue.geometry.gaussian_pairwise import (
+    DISTANCES,
+    gaussian_distances,
+    pairwise_gaussian_distances,
+)
 from kexue.geometry.projection import (
     RandomProjection,
     dasgupta_gupta_min_dim,
@@ -54,6 +59,7 @@ from kexue.geometry.transport_search import (
 )
 
 __all__ = [
+    "DISTANCES",
     "GaussianBhattacharyyaDistance",
     "GaussianKLDivergence",
     "GaussianWasserstein2",
@@ -65,11 +71,13 @@ __all__ = [
     "dasgupta_gupta_min_dim",
     "earth_movers_distance",
     "entropy_gaussian",
+    "gaussian_distances",
     "gaussian_projection_matrix",
     "head_size_rule",
     "idf_weights",
     "jl_min_dim",
     "kl_divergence_gaussian",
+    "pairwise_gaussian_distances",
     "random_projection",
     "randomized_range_finder",
     "randomized_svd",

@@ -10,6 +10,8 @@ variance vectors). Everything is computed without explicit inverses or the compl
 square root: Cholesky factors, triangular solves and the symmetric eigenvalues of
 :math:`L_p^\top\Sigma_qL_p`. Half-precision inputs are computed in float32 and returned in their
 own dtype; large batches are processed in cache-sized blocks (:mod:`kexue.geometry._pairs`).
+Several distances of the same pairs, or all pairs of two sets, with one Cholesky factorisation
+per covariance: :mod:`kexue.geometry.gaussian_pairwise`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from kexue._validate import check_positive
-from kexue.geometry._pairs import evaluate_pairs
+from kexue.geometry._pairs import batched_matmul, evaluate_pairs
 from kexue.geometry.psd import (
     check_psd_eigenvalues,
     cholesky_or_raise,
@@ -132,22 +134,31 @@ def kl_divergence_gaussian(
 
 def _kl_core(diagonal: bool) -> Callable[..., Tensor]:
     def core(mp: Tensor, cp: Tensor, mq: Tensor, cq: Tensor) -> Tensor:
-        delta = mp - mq
         if diagonal:
-            a = cp.log() - cq.log()
-            return 0.5 * (delta.square() / cq + torch.expm1(a) - a).sum(-1)
+            return kl_diagonal(mp - mq, cp, cq)
         lp, lq = cholesky_or_raise(cp, "cov_p"), cholesky_or_raise(cq, "cov_q")
-        maha = torch.linalg.solve_triangular(lq, delta.unsqueeze(-1), upper=False)  # (..., d, 1)
-        ratio = torch.linalg.solve_triangular(lq, lp, upper=False)  # (..., d, d) lower triangular
-        a = 2 * (lp.diagonal(dim1=-2, dim2=-1).log() - lq.diagonal(dim1=-2, dim2=-1).log())
-        val = (
-            maha.square().sum((-2, -1))
-            + ratio.tril(-1).square().sum((-2, -1))
-            + (torch.expm1(a) - a).sum(-1)
-        )
-        return 0.5 * val
+        return kl_from_factors(mp - mq, lp, lq)
 
     return core
+
+
+def kl_diagonal(delta: Tensor, vp: Tensor, vq: Tensor) -> Tensor:
+    """KL of diagonal Gaussians from the mean difference and the variances."""
+    a = vp.log() - vq.log()
+    return 0.5 * (delta.square() / vq + torch.expm1(a) - a).sum(-1)
+
+
+def kl_from_factors(delta: Tensor, lp: Tensor, lq: Tensor) -> Tensor:
+    """KL from the mean difference and lower Cholesky factors (batch dims broadcast)."""
+    maha = torch.linalg.solve_triangular(lq, delta.unsqueeze(-1), upper=False)  # (..., d, 1)
+    ratio = torch.linalg.solve_triangular(lq, lp, upper=False)  # (..., d, d) lower triangular
+    a = 2 * (lp.diagonal(dim1=-2, dim2=-1).log() - lq.diagonal(dim1=-2, dim2=-1).log())
+    val = (
+        maha.square().sum((-2, -1))
+        + ratio.tril(-1).square().sum((-2, -1))
+        + (torch.expm1(a) - a).sum(-1)
+    )
+    return 0.5 * val
 
 
 def bhattacharyya_distance_gaussian(
@@ -195,20 +206,27 @@ def bhattacharyya_distance_gaussian(
 
 def _bd_core(diagonal: bool) -> Callable[..., Tensor]:
     def core(mp: Tensor, cp: Tensor, mq: Tensor, cq: Tensor) -> Tensor:
-        delta = mp - mq
-        mid = (cp + cq) / 2
         if diagonal:
-            logdet = 0.5 * (mid.log() - 0.5 * (cp.log() + cq.log())).sum(-1)
-            maha = (delta.square() / mid).sum(-1)
-        else:
-            lp, lq = cholesky_or_raise(cp, "cov_p"), cholesky_or_raise(cq, "cov_q")
-            lm = torch.linalg.cholesky(mid)  # SPD as the mean of two SPD matrices
-            logdet = _half_logdet(lm) - 0.5 * (_half_logdet(lp) + _half_logdet(lq))
-            sol = torch.linalg.solve_triangular(lm, delta.unsqueeze(-1), upper=False)
-            maha = sol.square().sum((-2, -1))
-        return logdet.clamp_min(0) + maha / 8
+            return bd_diagonal(mp - mq, cp, cq)
+        lp, lq = cholesky_or_raise(cp, "cov_p"), cholesky_or_raise(cq, "cov_q")
+        return bd_from_factors(mp - mq, cp, cq, lp, lq)
 
     return core
+
+
+def bd_diagonal(delta: Tensor, vp: Tensor, vq: Tensor) -> Tensor:
+    """Bhattacharyya distance of diagonal Gaussians from the mean difference and variances."""
+    mid = (vp + vq) / 2
+    logdet = 0.5 * (mid.log() - 0.5 * (vp.log() + vq.log())).sum(-1)
+    return logdet.clamp_min(0) + (delta.square() / mid).sum(-1) / 8
+
+
+def bd_from_factors(delta: Tensor, cp: Tensor, cq: Tensor, lp: Tensor, lq: Tensor) -> Tensor:
+    """Bhattacharyya distance from the covariances and their Cholesky factors (dims broadcast)."""
+    lm = torch.linalg.cholesky((cp + cq) / 2)  # SPD as the mean of two SPD matrices
+    logdet = _half_logdet(lm) - 0.5 * (_half_logdet(lp) + _half_logdet(lq))
+    sol = torch.linalg.solve_triangular(lm, delta.unsqueeze(-1), upper=False)
+    return logdet.clamp_min(0) + sol.square().sum((-2, -1)) / 8
 
 
 def wasserstein2_gaussian(
@@ -324,12 +342,17 @@ def _trace_sqrt_product(cp: Tensor, cq: Tensor, trace: Tensor, eps: float, metho
         if not (bool((info_p != 0).any()) or bool((info_q != 0).any())):
             return nuclear_norm(uq @ up.mT, eps)  # sigma(L_q^T L_p)^2 = lambda(L_p^T S_q L_p)
     factor, other, other_name = _w2_factor(cp, cq, eps)
-    # R S R^T with R^T R the other covariance is similar to Sigma_p Sigma_q. R comes column-major
-    # from LAPACK, so both products below read their operands contiguously (2x faster at d = 64).
-    lam = torch.linalg.eigvalsh(factor @ (other @ factor.mT))  # (..., d)
+    lam = w2_eigenvalues(factor, other)  # (..., d)
     diag_max = other.diagonal(dim1=-2, dim2=-1).amax(-1)  # bounds |other| (PSD)
     check_psd_eigenvalues(lam, trace * diag_max, other_name)
     return safe_sqrt(lam, eps).sum(-1)
+
+
+def w2_eigenvalues(factor: Tensor, other: Tensor) -> Tensor:
+    r"""Eigenvalues of :math:`R\Sigma R^\top` (similar to :math:`\Sigma_p\Sigma_q`), ``R^T R`` one
+    covariance and ``other`` the other one. ``R`` comes column-major from LAPACK, so both products
+    read their operands contiguously (2x faster at d = 64); batch dims broadcast."""
+    return torch.linalg.eigvalsh(batched_matmul(factor, batched_matmul(other, factor.mT)))
 
 
 def _w2_factor(cp: Tensor, cq: Tensor, eps: float) -> tuple[Tensor, Tensor, str]:

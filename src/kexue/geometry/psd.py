@@ -61,9 +61,9 @@ def check_symmetric(cov: Tensor, name: str) -> None:
         )
 
 
-def cholesky_or_raise(cov: Tensor, name: str) -> Tensor:
-    """Lower Cholesky factor of ``cov``; ``ValueError`` naming ``name`` if it is not SPD."""
-    chol, info = torch.linalg.cholesky_ex(cov)
+def cholesky_or_raise(cov: Tensor, name: str, *, upper: bool = False) -> Tensor:
+    """Lower (or upper) Cholesky factor of ``cov``; ``ValueError`` naming ``name`` if not SPD."""
+    chol, info = torch.linalg.cholesky_ex(cov, upper=upper)
     if bool((info != 0).any()):
         n_bad = int((info != 0).sum())
         raise ValueError(
