@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,19 @@ def test_two_processes_match_one_and_resume_with_one(tmp_path: Path) -> None:
     assert resumed.progress.updates == 3
     for key, value in _params(resumed.fit(UPDATES)).items():
         torch.testing.assert_close(value, single[key], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL")
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    ckpt = tmp_path / "latest.pt"
+    cmd = [sys.executable, str(SCRIPT), str(ckpt), "--batch", "4", "--accum", "2", "--kill-at", "5"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    resumed = make_trainer(4, 2).load(ckpt)  # the checkpoint of update 4 (5 died unwritten)
+    assert resumed.progress.updates == 4
+    straight = _params(make_trainer(4, 2).fit(UPDATES))
+    for key, value in _params(resumed.fit(UPDATES)).items():
+        assert torch.equal(value, straight[key]), key
 
 
 class Killed(Exception):

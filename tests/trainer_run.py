@@ -2,12 +2,15 @@
 
 ``python tests/trainer_run.py OUT --batch B --accum K``: 6 updates of a float64 MLP on 48 fixed
 samples, with a checkpoint ``OUT.mid`` after 3 updates; rank 0 saves the final parameters to OUT.
+With ``--kill-at N`` (one process) it checkpoints to OUT every 2 updates and SIGKILLs itself after
+update N.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 import torch
 import torch.distributed as dist
@@ -43,12 +46,27 @@ def make_trainer(batch: int, accum: int, model: nn.Module | None = None, **kw: o
                    seed=3, **kw)  # type: ignore[arg-type]  # fmt: skip
 
 
+def _killer(trainer: Trainer, at: int):  # type: ignore[no-untyped-def]
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        if trainer.progress.updates == at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {}
+
+    return evaluate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--accum", type=int, default=1)
+    ap.add_argument("--kill-at", type=int, default=0, help="SIGKILL itself after this update")
     args = ap.parse_args()
+    if args.kill_at:  # checkpoints every 2 updates to OUT, then dies without any cleanup
+        trainer = make_trainer(args.batch, args.accum, checkpoint=args.out, checkpoint_every=2)
+        trainer.evaluate, trainer.eval_every = _killer(trainer, args.kill_at), 1
+        trainer.fit(UPDATES)
+        raise AssertionError("not killed")
     if "RANK" in os.environ:
         dist.init_process_group("gloo")
     trainer = make_trainer(args.batch, args.accum)
