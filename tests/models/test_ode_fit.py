@@ -21,8 +21,11 @@ def test_recovers_parameters_from_dense_noise_free_data() -> None:
     x0 = torch.tensor([[10.0, 5.0], [6.0, 12.0]], dtype=F64)  # two initial conditions at once
     y = _lv_data(times, x0)
     theta0 = LV * torch.tensor([1.3, 0.8, 1.2, 0.85], dtype=F64)
-    fit = fit_ode(lotka_volterra_rhs, theta0, x0, times, y, step=0.1, max_iter=200)
+    trace: list[torch.Tensor] = []
+    fit = fit_ode(lotka_volterra_rhs, theta0, x0, times, y, step=0.1, max_iter=200,
+                  callback=trace.append)  # fmt: skip
     assert isinstance(fit, ODEFit)
+    assert len(trace) == fit.evaluations and torch.equal(trace[0], theta0)
     assert ((fit.theta - LV) / LV).abs().max() < 1e-6
     assert fit.rmse < 1e-6 and fit.history[-1] <= fit.history[0]
 

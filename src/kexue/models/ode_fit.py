@@ -133,6 +133,7 @@ def fit_ode(
     lr: float | None = None,
     clip: float | None = None,
     tol: float = 1e-12,
+    callback: Callable[[torch.Tensor], None] | None = None,
 ) -> ODEFit:
     r"""Fit ``θ`` in ``dx/dt = F(t, x; θ)`` by backprop through the unrolled ODE-solver RNN.
 
@@ -159,6 +160,7 @@ def fit_ode(
         lr: learning rate (default 1 for L-BFGS, 1e-2 for Adam).
         clip: clamp the derivative inside each step to ``[-clip, clip]``.
         tol: L-BFGS tolerance on the gradient and on the change of loss.
+        callback: called with the (detached) parameters at every evaluation, e.g. to trace them.
 
     Returns:
         The :class:`ODEFit`.
@@ -202,6 +204,8 @@ def fit_ode(
         if loss.requires_grad:
             loss.backward()
         history.append(float(loss.detach()))
+        if callback is not None:
+            callback(theta_of(var).detach())
         return loss
 
     start = time.perf_counter()
