@@ -92,3 +92,14 @@ def test_bad_input() -> None:
         LazyRows(adam, ["emb"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="moments"):
         LazyRows(adam, [model.emb.weight], moments="lazy")
+
+
+def test_rosenbrock_converges() -> None:
+    xy = torch.tensor([[-1.5], [2.0]], dtype=D, requires_grad=True)  # two rows of one column
+    opt = LazyRows(torch.optim.Adam([xy], lr=0.05), [xy])
+    for _ in range(1500):
+        opt.zero_grad()
+        x, y = xy[:, 0]
+        ((1 - x) ** 2 + 100 * (y - x**2) ** 2).backward()
+        opt.step()
+    assert float((xy.detach() - 1).norm()) < 1e-2
