@@ -24,6 +24,11 @@ from kexue.optim.param_groups import (
     layer_lr_factors,
     param_groups,
 )
+from kexue.optim.sampling_search import (
+    SampledMove,
+    boltzmann_move,
+    mle_guided_move,
+)
 from kexue.optim.schedules import (
     PiecewiseLinearLR,
     piecewise_linear,
@@ -42,10 +47,13 @@ __all__ = [
     "LazyRows",
     "Lookahead",
     "PiecewiseLinearLR",
+    "SampledMove",
+    "boltzmann_move",
     "clip_coefficient",
     "clip_grad_norm_",
     "clip_gradients",
     "layer_lr_factors",
+    "mle_guided_move",
     "param_groups",
     "piecewise_linear",
     "policy_gradient",
