@@ -10,6 +10,7 @@ Subpackages are imported lazily, so ``import kexue`` (and ``kexue list``) does n
 - :mod:`kexue.stats` — transformations of probability distributions
 - :mod:`kexue.models` — scikit-learn-style estimators and trainable systems
 - :mod:`kexue.data` — offline access to the bundled data
+- :mod:`kexue.training` — one training loop (checkpoint/resume, torchrun/DDP) the experiments share
 - :mod:`kexue.catalogue` — the catalogue of techniques (article facts)
 """
 
@@ -28,6 +29,7 @@ _SUBPACKAGES = (
     "stats",
     "models",
     "data",
+    "training",
     "catalogue",
     "transformer",
     "experiments",
