@@ -17,7 +17,9 @@ Two studies:
      the noise do without the metric);
    - **random only**: the four moves all from N(0, σ²I), Boltzmann-weighted.
 
-   Test macro-F1 is reported per seed (each seed draws its own subset and split).
+   Test macro-F1 is reported per seed (each seed draws its own subset and split) on every image
+   not trained on, weighted to the training class prior: the macro-F1 of the imbalanced
+   distribution, measured with several times less noise than on an imbalanced test half.
 """
 
 from __future__ import annotations
@@ -174,7 +176,8 @@ def _quadratic(cfg: Config, seed: int) -> list[QuadraticRow]:
     return rows
 
 
-def _data(cfg: Config, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _data(cfg: Config, seed: int) -> tuple[Tensor, ...]:
+    """Imbalanced training half; test = every other image, weighted to the training class prior."""
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
@@ -185,8 +188,11 @@ def _data(cfg: Config, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         rng.shuffle(idx)
         n = max(6, round(len(idx) * cfg.imbalance ** (k / (K - 1))))
         train.append(idx[: n // 2])
-        test.append(idx[n // 2 : n])
+        test.append(idx[n // 2 :])  # every image not trained on
     tr, te = np.concatenate(train), np.concatenate(test)
+    prior = np.bincount(y[tr], minlength=K) / len(tr)
+    share = np.bincount(y[te], minlength=K) / len(te)
+    weights = torch.tensor((prior / share)[y[te]], dtype=D)  # test counts → the imbalanced prior
     mu = x[tr].mean(0)
     _, _, vt = np.linalg.svd(x[tr] - mu, full_matrices=False)
     proj = vt[: cfg.components].T  # (64, c)
@@ -196,17 +202,19 @@ def _data(cfg: Config, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     def feats(z: np.ndarray) -> Tensor:
         return torch.cat([torch.tensor(z / sd, dtype=D), torch.ones(len(z), 1, dtype=D)], dim=1)
 
-    return feats(ztr), torch.tensor(y[tr]), feats(zte), torch.tensor(y[te])
+    return feats(ztr), torch.tensor(y[tr]), feats(zte), torch.tensor(y[te]), weights
 
 
-def _macro_f1(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """Macro-F1 of linear classifiers ``(m, d, K)`` on ``(x, y)``: ``(m,)``."""
+def _macro_f1(w: Tensor, x: Tensor, y: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Macro-F1 of linear classifiers ``(m, d, K)`` on ``(x, y)`` (examples weighted): ``(m,)``."""
     m, d, k = w.shape
     pred = (x @ w.permute(1, 0, 2).reshape(d, m * k)).reshape(-1, m, k).argmax(-1)  # (B, m)
     cell = torch.arange(m).unsqueeze(0) * k * k + y.unsqueeze(1) * k + pred  # (B, m)
-    conf = torch.bincount(cell.flatten(), minlength=m * k * k).reshape(m, k, k).to(w.dtype)
+    sw = None if weights is None else weights.unsqueeze(1).expand(-1, m).flatten()
+    conf = torch.bincount(cell.flatten(), weights=sw, minlength=m * k * k)
+    conf = conf.reshape(m, k, k).to(w.dtype)
     tp = conf.diagonal(dim1=1, dim2=2)  # (m, K)
-    f1 = 2 * tp / (conf.sum(2) + conf.sum(1)).clamp_min(1)
+    f1 = 2 * tp / (conf.sum(2) + conf.sum(1)).clamp_min(1e-12)
     return f1.mean(-1)
 
 
@@ -227,7 +235,7 @@ def _mle(x: Tensor, y: Tensor, l2: float) -> Tensor:
 def _search(
     cfg: Config, method: str, w0: Tensor, data: tuple[Tensor, ...], g: torch.Generator
 ) -> tuple[Tensor, tuple[float, ...]]:
-    x, y, xte, yte = data
+    x, y, xte, yte, wte = data
 
     def task_loss(w: Tensor) -> Tensor:
         return 1 - _macro_f1(w, x, y)
@@ -243,12 +251,12 @@ def _search(
                                generator=g)  # fmt: skip
         step = move.moves.mean(0) if method == "guide only" else move.move
         w = w + step
-        curve.append(float(_macro_f1(w.unsqueeze(0), xte, yte)))
+        curve.append(_f1(w, xte, yte, wte))
     return w, tuple(curve)
 
 
-def _f1(w: Tensor, x: Tensor, y: Tensor) -> float:
-    return float(_macro_f1(w.unsqueeze(0), x, y))
+def _f1(w: Tensor, x: Tensor, y: Tensor, weights: Tensor | None = None) -> float:
+    return float(_macro_f1(w.unsqueeze(0), x, y, weights))
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -268,7 +276,7 @@ def _run(config: Config, seed: int) -> Result:
     rows, curves = [], {}
     for s in range(seed, seed + config.seeds):
         data = _data(config, s)
-        x, y, xte, yte = data
+        x, y, xte, yte, wte = data
         w0 = _mle(x, y, config.l2)
         out = {}
         for method in METHODS:
@@ -278,8 +286,9 @@ def _run(config: Config, seed: int) -> Result:
             if s == seed:
                 curves[method] = curve
         log.info("C4: seed %d done", s)
-        rows.append(SeedRow(s, len(y), _f1(w0, xte, yte), _f1(out["MGS"], xte, yte),
-                            _f1(out["guide only"], xte, yte), _f1(out["random only"], xte, yte),
+        rows.append(SeedRow(s, len(y), _f1(w0, xte, yte, wte), _f1(out["MGS"], xte, yte, wte),
+                            _f1(out["guide only"], xte, yte, wte),
+                            _f1(out["random only"], xte, yte, wte),
                             _f1(out["MGS"], x, y) - _f1(w0, x, y),
                             _f1(out["guide only"], x, y) - _f1(w0, x, y)))  # fmt: skip
     result = Result(tuple(quadratic), tuple(rows), curves, ())
@@ -374,9 +383,11 @@ def _notes(result: Result) -> str:
         f"Without the metric's weights the same proposals change test macro-F1 by {_mean_sd(guide)}; "
         f"with random proposals only, by {_mean_sd(rand)} (the weighted mean always moves, even "
         "when every sample is worse). On the training set, the metric MGS optimises, its gain "
-        f"exceeds the guide's ({_mean_sd(train_mgs)} vs {_mean_sd(train_guide)}); on this small "
-        "test set (a few images per rare class) the test gain is within the seeds' spread: MGS "
-        "optimises the metric it is given, and generalisation is the data's to grant."
+        f"exceeds the guide's ({_mean_sd(train_mgs)} vs {_mean_sd(train_guide)}); on held-out "
+        "images it does not: the extra training-F1 is fitted to a few images per rare class and "
+        "does not generalise in this linear model. The test set is every image not trained on, "
+        "weighted to the training class prior (the imbalanced distribution's macro-F1 measured "
+        "on ~1500 images instead of ~300)."
     )
 
 
