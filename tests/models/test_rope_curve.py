@@ -68,6 +68,20 @@ def test_closed_form_matches_solve_bvp(ratio: float) -> None:
         assert shape.axial_tension == pytest.approx(t.axial_tension(omega), rel=1e-8)
 
 
+@pytest.mark.parametrize("ratio", [1.05, 1.5, 3.0])
+@pytest.mark.parametrize("omega", [8.0, 2.0, 0.5])
+def test_gravity_closed_form_about_the_shifted_axis_matches_solve_bvp(
+    ratio: float, omega: float
+) -> None:
+    g = 9.8
+    t = troposkein(1.0, ratio, axis_offset=g / omega**2)
+    a = torch.linspace(0.0, 1.0, 501, dtype=F64)
+    shape = rope_bvp(1.0, ratio, omega=omega, gravity=g)
+    assert (t.radius(a) - shape.displacement(a)).abs().max() < 1e-8
+    assert t.axial_tension(omega) == pytest.approx(shape.axial_tension, rel=1e-8)
+    assert t.radius(torch.tensor([0.0, 1.0], dtype=F64)).abs().max() < 1e-9
+
+
 def test_omega_invariance_of_the_g0_shape() -> None:
     a = torch.linspace(0.0, 1.0, 101, dtype=F64)
     base = rope_bvp(1.0, 1.5, omega=1.0).displacement(a)
@@ -143,6 +157,8 @@ def test_dtype_follows_input_and_bad_input() -> None:
         t.radius(torch.arange(3))
     with pytest.raises(ValueError, match="axial"):
         t.radius(torch.tensor([float("nan")]))
+    with pytest.raises(ValueError, match="axis_offset"):
+        troposkein(1.0, 1.5, axis_offset=-1.0)
     with pytest.raises(ValueError, match="s_max"):
         spinning_rope(2.0, 3.0, -2.0, s_max=5.0)
     with pytest.raises(ValueError, match="c1"):

@@ -3,8 +3,9 @@
 A uniform rope (unit density) of length ``L`` held by two hands at distance ``d`` on the rotation
 axis spins at angular speed ω. Without gravity the shape has a closed form in Jacobi elliptic
 functions (:func:`troposkein`); with gravity (the jump rope at the bottom of its swing) it is solved
-numerically as a boundary-value problem (:func:`rope_bvp`), which also reduces to the catenary at
-ω → 0 (:func:`catenary`). :func:`spinning_rope` integrates the article's other set-up, a rope hanging
+numerically as a boundary-value problem (:func:`rope_bvp`, the free constant H fixed by the length),
+which also reduces to the catenary at ω → 0 (:func:`catenary`), and cross-checked against the same
+elliptic form about an axis shifted by g/ω² (``troposkein(..., axis_offset=g / ω**2)``). :func:`spinning_rope` integrates the article's other set-up, a rope hanging
 from a vertical spinning pole, with the article's snippet corrected.
 
 Corrections to the article (kexue.fm/archives/6784), derived and checked for this project:
@@ -32,8 +33,8 @@ from kexue._optional import requires
 
 with requires("ref"):
     from scipy.integrate import solve_bvp, solve_ivp
-    from scipy.optimize import brentq
-    from scipy.special import ellipe, ellipj, ellipk
+    from scipy.optimize import brentq, least_squares
+    from scipy.special import ellipe, ellipeinc, ellipj, ellipk, ellipkinc
 
 from kexue._validate import check_finite, check_floating, check_positive
 
@@ -70,7 +71,10 @@ def _eval_points(axial: torch.Tensor) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Troposkein:
-    """The gravity-free rope curve ``r(a) = R sn(a b / k² | m)``, ``0 ≤ a ≤ d`` (ends on the axis).
+    """The rope curve ``r(a) = R sn(u₀ + a b / k² | m) − r₀``, ``0 ≤ a ≤ d`` (ends on the axis).
+
+    ``r₀ = g/ω²`` is the distance from the hands' axis to the effective axis (0 without gravity,
+    when ``u₀ = 0`` too); radii are measured from the hands' axis.
 
     Attributes:
         span: the distance ``d`` between the hands.
@@ -78,6 +82,8 @@ class Troposkein:
         m: the elliptic parameter (scipy's convention, ``K(m) = ellipk(m)``), ``m = R² / b²``.
         max_radius: ``R``, the radius at mid-span.
         k: the tension constant: the axial tension component is ``H = ½ω²k²``.
+        axis_offset: ``r₀`` (``R`` is measured from the effective axis).
+        u0: the elliptic argument at the hands, ``F(arcsin(r₀/R) | m)``.
 
     Reference:
         Su Jianlin, 你跳绳的时候，想过绳子的形状曲线是怎样的吗？ https://kexue.fm/archives/6784
@@ -88,6 +94,8 @@ class Troposkein:
     m: float
     max_radius: float
     k: float
+    axis_offset: float = 0.0
+    u0: float = 0.0
 
     @property
     def b(self) -> float:
@@ -95,7 +103,7 @@ class Troposkein:
         return math.sqrt(self.max_radius**2 + 2 * self.k**2)
 
     def radius(self, axial: torch.Tensor) -> torch.Tensor:
-        """The radius ``r(a) = R sn(a b/k² | m)`` at axial positions ``a`` (measured from a hand).
+        """The radius ``R sn(u₀ + a b/k² | m) − r₀`` at axial positions ``a`` (from a hand).
 
         Args:
             axial: floating tensor of positions in ``[0, d]`` (any shape).
@@ -104,21 +112,22 @@ class Troposkein:
             Tensor of radii, same shape, dtype and device as ``axial``.
         """
         a = _eval_points(axial)
-        sn, _, _, _ = ellipj(a * self.b / self.k**2, self.m)
-        return torch.as_tensor(self.max_radius * sn, dtype=axial.dtype, device=axial.device)
+        sn, _, _, _ = ellipj(self.u0 + a * self.b / self.k**2, self.m)
+        r = self.max_radius * sn - self.axis_offset
+        return torch.as_tensor(r, dtype=axial.dtype, device=axial.device)
 
     def tension(self, radius: torch.Tensor, omega: float) -> torch.Tensor:
-        """Tension ``T(r) = ½ω²(R² + k² − r²)`` at radius ``r``; the shape itself is ω-free."""
+        """Tension ``T = ½ω²(R² + k² − (r + r₀)²)`` at radius ``r`` from the hands' axis."""
         check_floating(radius, "radius")
         w = check_positive(omega, "omega", allow_zero=True)
-        return 0.5 * w**2 * (self.max_radius**2 + self.k**2 - radius**2)
+        return 0.5 * w**2 * (self.max_radius**2 + self.k**2 - (radius + self.axis_offset) ** 2)
 
     def axial_tension(self, omega: float) -> float:
         """The constant axial component of the tension, ``H = ½ω²k²``."""
         return 0.5 * check_positive(omega, "omega", allow_zero=True) ** 2 * self.k**2
 
 
-def troposkein(span: float, length: float) -> Troposkein:
+def troposkein(span: float, length: float, axis_offset: float = 0.0) -> Troposkein:
     r"""Closed-form shape of a rope spinning without gravity between hands on the rotation axis.
 
     With ``b² = R² + 2k²`` and ``m = R²/b²`` the half span and half length are
@@ -129,9 +138,18 @@ def troposkein(span: float, length: float) -> Troposkein:
     and then ``b = d / ((1 − m)K(m))``, ``R = b√m``, ``k² = b²(1 − m)/2``. This corrects the
     article's g = 0 form (see the module docstring).
 
+    With gravity (a jump rope at the bottom of its swing) the article's substitution shifts the
+    axis: the hands sit at ``r₀ = g/ω²`` from an effective axis, the same ODE is integrated from
+    ``r₀``, and the span and length conditions
+    ``d/2 = (k²/b)(K(m) − u₀)``, ``L/2 = b(E(m) − E(φ₀|m)) − (k²/b)(K(m) − u₀)`` with
+    ``φ₀ = arcsin(r₀/R)``, ``u₀ = F(φ₀|m)`` are solved for ``(m, R)`` by least squares, started
+    from the ``r₀ = 0`` solution. Cross-checked against :func:`rope_bvp`; near the catenary
+    (``r₀ ≫ d``, ``m → 1``) the solve degenerates (a ``ValueError``): use :func:`rope_bvp` there.
+
     Args:
         span: distance ``d > 0`` between the hands.
         length: rope length ``L > d``.
+        axis_offset: ``r₀ = g/ω² ≥ 0`` (0: no gravity).
 
     Returns:
         The :class:`Troposkein` (evaluate it with :meth:`Troposkein.radius`).
@@ -154,7 +172,34 @@ def troposkein(span: float, length: float) -> Troposkein:
 
     m = brentq(gap, _M_LO, _M_HI, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     b = d / ((1 - m) * ellipk(m))
-    return Troposkein(d, ell, float(m), float(b * math.sqrt(m)), float(b * math.sqrt((1 - m) / 2)))
+    flat = Troposkein(d, ell, float(m), float(b * math.sqrt(m)), float(b * math.sqrt((1 - m) / 2)))
+    r0 = check_positive(axis_offset, "axis_offset", allow_zero=True)
+    return flat if r0 == 0.0 else _offset_troposkein(flat, r0)
+
+
+def _offset_constants(p: np.ndarray, r0: float) -> tuple[float, float, float, float, float]:
+    m = 1.0 / (1.0 + math.exp(-p[0]))  # m in (0, 1) and R > r0 by construction
+    radius = r0 + math.exp(p[1])
+    b = radius / math.sqrt(m)
+    phi0 = math.asin(r0 / radius)
+    return m, radius, b, b * b * (1 - m) / 2, phi0
+
+
+def _offset_troposkein(flat: Troposkein, r0: float) -> Troposkein:
+    d, ell = flat.span, flat.length
+
+    def eqs(p: np.ndarray) -> list[float]:
+        m, _, b, k2, phi0 = _offset_constants(p, r0)
+        u0, big_k = ellipkinc(phi0, m), ellipk(m)
+        half = (k2 / b) * (big_k - u0)
+        return [half / d - 0.5, (b * (ellipe(m) - ellipeinc(phi0, m)) - half) / d - ell / (2 * d)]
+
+    start = np.array([math.log(flat.m / (1 - flat.m)), math.log(flat.max_radius)])
+    sol = least_squares(eqs, start, xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    if not sol.success or np.abs(sol.fun).max() > 1e-10:
+        raise ValueError(f"no rope shape found for axis_offset = {r0} (residual {sol.fun})")
+    m, radius, _, k2, phi0 = _offset_constants(sol.x, r0)
+    return Troposkein(d, ell, m, radius, math.sqrt(k2), r0, float(ellipkinc(phi0, m)))
 
 
 @dataclass(frozen=True)
