@@ -271,3 +271,12 @@ def test_bad_masses_of_emd() -> None:
         earth_movers_distance(c, torch.ones(3, dtype=F64), torch.ones(2, dtype=F64))
     with pytest.raises(ValueError, match="documents"):
         idf_weights([])
+
+
+def test_public_ot_emd_fallback_gives_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kexue.geometry import _ot_solvers
+
+    x, y, xm, ym = _batch(14)
+    fast = word_rotator_distance(x, y, xm, ym)
+    monkeypatch.setattr(_ot_solvers, "_network_simplex", lambda: None)  # POT without emd_wrap
+    torch.testing.assert_close(word_rotator_distance(x, y, xm, ym), fast, rtol=0, atol=1e-12)

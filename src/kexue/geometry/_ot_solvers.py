@@ -38,13 +38,22 @@ def _network_simplex() -> Any:
     return emd_c, check_result
 
 
-def _solve_one(p: np.ndarray, q: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Plan and duals of one problem restricted to the tokens with mass (POT's network simplex)."""
-    rows, cols = np.flatnonzero(p > 0), np.flatnonzero(q > 0)
+def _support(mass: np.ndarray) -> slice | np.ndarray:
+    """Indices of the tokens with mass: a slice when they are a prefix (padding at the end)."""
+    nz = mass > 0
+    k = int(nz.sum())
+    return slice(0, k) if nz[:k].all() else np.flatnonzero(nz)
+
+
+def _solve_into(
+    p: np.ndarray, q: np.ndarray, cost: np.ndarray, plan: np.ndarray, u: np.ndarray, v: np.ndarray
+) -> None:
+    """Solve one problem on the tokens with mass; write plan and duals into the given rows."""
+    rows, cols = _support(p), _support(q)
     a, b = p[rows], q[cols]
     a = a / a.sum()
     b = b * (a.sum() / b.sum())  # equal float64 totals: POT rejects mismatched sums
-    sub = np.ascontiguousarray(cost[np.ix_(rows, cols)])
+    sub = np.ascontiguousarray(cost[rows][:, cols])
     fast = _network_simplex()
     if fast is not None:
         emd_c, check_result = fast
@@ -57,11 +66,11 @@ def _solve_one(p: np.ndarray, q: np.ndarray, cost: np.ndarray) -> tuple[np.ndarr
         u_sub, v_sub, message = log["u"], log["v"], log["warning"]
     if message is not None:
         raise RuntimeError(f"POT's network simplex did not solve the problem: {message}")
-    plan = np.zeros_like(cost)
-    plan[np.ix_(rows, cols)] = plan_sub
-    u, v = np.zeros_like(p), np.zeros_like(q)
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        plan[rows, cols] = plan_sub
+    else:
+        plan[np.ix_(np.arange(len(p))[rows], np.arange(len(q))[cols])] = plan_sub
     u[rows], v[cols] = u_sub, v_sub
-    return plan, u, v
 
 
 class _ExactTransport(torch.autograd.Function):
@@ -70,15 +79,15 @@ class _ExactTransport(torch.autograd.Function):
         c64 = cost.detach().to("cpu", torch.float64).numpy()
         p64 = p.detach().to("cpu", torch.float64).numpy()
         q64 = q.detach().to("cpu", torch.float64).numpy()
-        plans, us, vs = zip(
-            *(_solve_one(p64[i], q64[i], c64[i]) for i in range(len(c64))), strict=True
-        )
-        plan = torch.from_numpy(np.stack(plans))
-        value = (plan * torch.from_numpy(c64)).sum((-2, -1))
+        plan, u, v = np.zeros_like(c64), np.zeros_like(p64), np.zeros_like(q64)
+        for i in range(len(c64)):
+            _solve_into(p64[i], q64[i], c64[i], plan[i], u[i], v[i])
+        plan_t = torch.from_numpy(plan)
+        value = (plan_t * torch.from_numpy(c64)).sum((-2, -1))
         ctx.save_for_backward(
-            plan.to(cost.device, cost.dtype),
-            torch.from_numpy(np.stack(us)).to(p.device, p.dtype),
-            torch.from_numpy(np.stack(vs)).to(q.device, q.dtype),
+            plan_t.to(cost.device, cost.dtype),
+            torch.from_numpy(u).to(p.device, p.dtype),
+            torch.from_numpy(v).to(q.device, q.dtype),
         )
         return value.to(cost.device, cost.dtype)
 

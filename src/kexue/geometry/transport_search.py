@@ -26,7 +26,7 @@ from torch import Tensor
 
 from kexue._validate import check_finite, check_floating
 from kexue.geometry._ot_solvers import exact_transport
-from kexue.geometry.transport import Mass, token_masses
+from kexue.geometry.transport import Mass, _euclidean, token_masses
 
 __all__ = ["TransportSearch", "TransportSearchResult"]
 
@@ -146,8 +146,7 @@ class TransportSearch:
         if sim is not None:
             cos = sim[:, self._token_row[idx]].permute(1, 0, 2)  # (K, m, n)
             return (1 - cos).clamp(0.0, 2.0)
-        q = qv.expand(len(idx), *qv.shape)
-        return torch.cdist(q, self._vec[idx], compute_mode="donot_use_mm_for_euclid_dist")
+        return _euclidean(qv.expand(len(idx), *qv.shape), self._vec[idx])
 
     def _relaxed(self, c: Tensor, pq: Tensor, idx: Tensor) -> Tensor:
         """Relaxed-transport lower bound from the cost matrices (padding has zero mass)."""
