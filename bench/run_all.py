@@ -1,7 +1,10 @@
 """Run every side-by-side benchmark (``bench/bench_*.py``) one after another, then refresh the tables.
 
-Usage: ``python bench/run_all.py [NAME_SUBSTRING ...]``. Benchmarks run one at a time, each in its own
-process, so timings do not disturb each other.
+Usage: ``python bench/run_all.py [NAME_SUBSTRING ...]`` (what ``make bench`` runs). Benchmarks run one
+at a time, each in its own process, so timings do not disturb each other; each writes
+``bench/results/<ID>.json`` (ratios with their spread over alternating rounds, the floor and the
+share of it), and ``scripts/update_tables.py`` then regenerates ``docs/benchmarks.md`` and the
+README's benchmark table from those files and the floor lines of ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ def main(argv: list[str]) -> int:
         cmd = [sys.executable, "-m", f"bench.{script.stem}"]
         if subprocess.run(cmd, cwd=HERE.parent, check=False).returncode != 0:
             failed.append(script.name)
-    subprocess.run([sys.executable, str(HERE.parent / "scripts" / "update_tables.py")], check=False)
+    tables = [sys.executable, str(HERE.parent / "scripts" / "update_tables.py")]
+    if subprocess.run(tables, cwd=HERE.parent, check=False).returncode != 0:
+        failed.append("scripts/update_tables.py")
     if failed:
         print("failed: " + ", ".join(failed))
     return 1 if failed else 0

@@ -3,7 +3,8 @@
 Reads ``report/results.json`` (written by ``kexue reproduce``), ``report-long/results.json`` (written
 by ``kexue reproduce ... --long --out report-long``) and ``bench/results/*.json`` (written by the
 benchmarks), rewrites the README sections between the ``<!-- ...:start -->`` / ``<!-- ...:end -->``
-markers and regenerates ``docs/benchmarks.md``. Usage::
+markers and regenerates ``docs/benchmarks.md``. Each benchmark's floor (what "% of floor" is measured
+against) comes from its one line in ``bench/README.md`` (``- **ID** — ...``). Usage::
 
     python scripts/update_tables.py [--report report/results.json] [--long-report PATH]
 """
@@ -74,30 +75,51 @@ def load_benchmarks() -> list[dict[str, Any]]:
     return [json.loads(f.read_text()) for f in files]
 
 
-def benchmark_table(benches: list[dict[str, Any]]) -> str:
+_FLOOR_LINE = re.compile(r"^- \*\*([A-Z]\d+)\*\*\s*[—-]+\s*(.+)$")
+
+
+def load_floors(text: str | None = None) -> dict[str, str]:
+    """``{id: one-line floor}`` from the ``- **ID** — floor`` lines of ``bench/README.md``."""
+    if text is None:
+        path = ROOT / "bench" / "README.md"
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return {m[1]: m[2].strip() for line in text.splitlines() if (m := _FLOOR_LINE.match(line))}
+
+
+def benchmark_table(benches: list[dict[str, Any]], floors: dict[str, str] | None = None) -> str:
     if not benches:
         return "No benchmark results yet: run `make bench`."
+    floors = floors or {}
     lines = [
-        "| id | benchmark | headline | command |",
-        "|---|---|---|---|",
+        "| id | benchmark | headline (ratios: median (min-max) over alternating rounds) | floor | "
+        "command |",
+        "|---|---|---|---|---|",
     ]
     for b in benches:
+        floor = floors.get(b["id"], "—").split(":")[0]  # the kind: matmul, memory, LAPACK
         lines.append(
-            f"| {b['id']} | {_cell(b['title'])} | {_cell(b['headline'])} | `{b['command']}` |"
+            f"| {b['id']} | {_cell(b['title'])} | {_cell(b['headline'])} | {_cell(floor)} | "
+            f"`{b['command']}` |"
         )
     lines += [
         "",
-        f"Machine: {benches[0]['machine']}. Full tables: [docs/benchmarks.md](docs/benchmarks.md).",
+        f"Machine: {benches[0]['machine']}. Full tables, with each floor and the spread of every "
+        "ratio: [docs/benchmarks.md](docs/benchmarks.md); what each floor is: "
+        "[bench/README.md](bench/README.md).",
     ]
     return "\n".join(lines)
 
 
-def benchmarks_doc(benches: list[dict[str, Any]]) -> str:
+def benchmarks_doc(benches: list[dict[str, Any]], floors: dict[str, str] | None = None) -> str:
+    floors = floors or {}
     out = [
         "# Benchmarks",
         "",
-        "Each benchmark runs kexue and the anchor library on identical inputs in one process and reports",
-        "medians and ratios. Regenerate everything with `make bench` (then `python scripts/update_tables.py`).",
+        "Each benchmark runs kexue and the anchor library on identical inputs in one process, in",
+        "alternating rounds, and reports medians and ratios (median and min-max spread over the",
+        "rounds) and, timed in the same rounds, the floor: the best this machine does on the same",
+        'work ("% of floor" = floor time / our time). Regenerate everything with `make bench`',
+        "(`python bench/run_all.py`, which ends with `python scripts/update_tables.py`).",
     ]
     for b in benches:
         out += [
@@ -105,7 +127,8 @@ def benchmarks_doc(benches: list[dict[str, Any]]) -> str:
             f"## {b['id']} — {b['title']}",
             "",
             f"Machine: {b['machine']}  ",
-            f"Command: `{b['command']}`",
+            f"Command: `{b['command']}`  ",
+            f"Floor: {floors.get(b['id'], '—')}",
             "",
         ]
         out.append("| " + " | ".join(b["columns"]) + " |")
@@ -145,11 +168,11 @@ def main() -> None:
         text = replace_section(text, "repro-long-table", long_table(long, default))
     else:
         print(f"{args.long_report} not found: long-run table unchanged")
-    benches = load_benchmarks()
-    text = replace_section(text, "bench-table", benchmark_table(benches))
+    benches, floors = load_benchmarks(), load_floors()
+    text = replace_section(text, "bench-table", benchmark_table(benches, floors))
     readme.write_text(text, encoding="utf-8")
     (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "benchmarks.md").write_text(benchmarks_doc(benches), encoding="utf-8")
+    (ROOT / "docs" / "benchmarks.md").write_text(benchmarks_doc(benches, floors), encoding="utf-8")
     print(f"updated {readme} and docs/benchmarks.md")
 
 

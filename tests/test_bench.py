@@ -92,8 +92,3 @@ def test_bench_e3_ode_parameter_fit_tiny() -> None:
     for word in ("kexue fit_ode", "scipy least_squares", "their time / ours"):
         assert word in proc.stdout, word
     assert (path.read_bytes() if path.exists() else None) == before
-
-
-def test_bench_d4_word_rotators_distance_tiny() -> None:
-    pytest.importorskip("ot")
-    _assert_tiny("bench.bench_d4_word_rotators_distance", "D4", "POT loop", "same top-k")

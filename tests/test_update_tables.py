@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scripts.update_tables import long_table, replace_section, reproduction_table
+from scripts.update_tables import (
+    benchmark_table,
+    benchmarks_doc,
+    load_floors,
+    long_table,
+    replace_section,
+    reproduction_table,
+)
 
 
 def _results(size: str) -> dict[str, Any]:
@@ -45,3 +52,33 @@ def test_replace_section_keeps_markers_and_requires_them() -> None:
     assert replace_section(empty, "t", "new") == "<!-- t:start -->\nnew\n<!-- t:end -->"
     with pytest.raises(SystemExit, match="markers"):
         replace_section("no markers", "t", "new")
+
+
+def _bench() -> dict[str, Any]:
+    return {
+        "id": "A1",
+        "title": "FAVOR+ vs SDPA",
+        "machine": "x86_64 2 cores",
+        "command": "python -m bench.bench_a1_performer",
+        "columns": ["n", "ours / anchor median (min-max)", "% of floor"],
+        "rows": [[1024, "1.30x (1.10-1.50)", "40% (35%-44%)"]],
+        "headline": "1.30x (1.10-1.50) | spread kept",
+    }
+
+
+def test_floors_come_from_the_bench_readme_lines() -> None:
+    text = "intro\n- **A1** — matmul: four products\n- not a floor\n- **D2** - LAPACK: eigvalsh\n"
+    assert load_floors(text) == {"A1": "matmul: four products", "D2": "LAPACK: eigvalsh"}
+    assert {"A1", "A6", "B1", "D1", "D3", "E1"} <= set(load_floors())  # the shipped README
+
+
+def test_benchmark_tables_carry_floor_spread_and_escape_pipes() -> None:
+    floors = {"A1": "matmul: four products"}
+    table = benchmark_table([_bench()], floors)
+    assert (
+        "| floor |" in table and "| matmul |" in table and "1.30x (1.10-1.50) \\| spread" in table
+    )
+    assert "| — |" in benchmark_table([{**_bench(), "id": "Z9"}], floors)  # no floor line: a dash
+    doc = benchmarks_doc([_bench()], floors)
+    assert "Floor: matmul: four products" in doc and "| 1024 | 1.30x (1.10-1.50) |" in doc
+    assert benchmark_table([]).startswith("No benchmark results")
