@@ -25,7 +25,7 @@ quick: $(STAMP)
 	$(BIN)/kexue reproduce --quick --out $(OUT)-quick
 
 test: $(STAMP)  ## set up and run the test suite
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -19,6 +19,7 @@ def _run(args: list[str]) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
 
+@pytest.mark.xdist_group("multiprocess")  # one at a time: two gloo jobs at once abort
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_ddp_two_processes_match_single_process(tmp_path: Path) -> None:
     single, ddp = tmp_path / "single.pt", tmp_path / "ddp.pt"

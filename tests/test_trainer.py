@@ -23,6 +23,7 @@ def _params(trainer: Trainer) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
 
+@pytest.mark.xdist_group("multiprocess")  # one at a time: two gloo jobs at once abort
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
 def test_two_processes_match_one_and_resume_with_one(tmp_path: Path) -> None:
     out = tmp_path / "ddp.pt"
@@ -41,6 +42,7 @@ def test_two_processes_match_one_and_resume_with_one(tmp_path: Path) -> None:
         torch.testing.assert_close(value, single[key], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.xdist_group("multiprocess")  # one at a time: two gloo jobs at once abort
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL")
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
     ckpt = tmp_path / "latest.pt"
