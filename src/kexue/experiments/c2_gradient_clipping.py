@@ -22,6 +22,7 @@ import copy
 import itertools
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,7 +177,7 @@ def _loss(model: nn.Module, x: Tensor, mask: Tensor) -> Tensor:
     return (nll * mask.flatten()).sum() / mask.sum()
 
 
-def _flat(ts: list[Tensor]) -> Tensor:
+def _flat(ts: Sequence[Tensor]) -> Tensor:
     return torch.cat([t.detach().reshape(-1) for t in ts])
 
 
